@@ -1,0 +1,142 @@
+//! Configuration from environment variables (and an optional `.env`).
+//! Every variable is listed, with its default, in the README.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use crate::auth::jwt::JwtSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("JWT_SECRET must be set when APP_ENV=production")]
+    MissingJwtSecret,
+    #[error("could not read or write the data folder {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub environment: Environment,
+    pub bind_address: SocketAddr,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub data_dir: PathBuf,
+    pub jwt: JwtSettings,
+    pub refresh_token_ttl: Duration,
+    pub cors_allowed_origins: Vec<String>,
+    pub graphiql: bool,
+    pub workers: usize,
+    pub log_json: bool,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+impl Settings {
+    /// Reads the process environment. `.env` is loaded first when present.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let environment = match var("APP_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_ENV",
+                    reason: format!("expected development or production, got {other:?}"),
+                });
+            }
+        };
+        let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", data_dir.join("crm.db").display())
+        });
+        let secret = match var("JWT_SECRET") {
+            Some(s) if s.len() < 32 => {
+                return Err(ConfigError::Invalid {
+                    name: "JWT_SECRET",
+                    reason: "must be at least 32 characters".into(),
+                });
+            }
+            Some(s) => s,
+            None if environment == Environment::Production => {
+                return Err(ConfigError::MissingJwtSecret);
+            }
+            None => dev_secret(&data_dir)?,
+        };
+        let access_ttl: u64 = parse("ACCESS_TOKEN_TTL_SECS", 900)?;
+        let refresh_days: u64 = parse("REFRESH_TOKEN_TTL_DAYS", 30)?;
+        let cors_allowed_origins = var("CORS_ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            environment,
+            bind_address: parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            database_url,
+            database_max_connections: parse("DATABASE_MAX_CONNECTIONS", 10)?,
+            data_dir,
+            jwt: JwtSettings {
+                secret,
+                issuer: var("JWT_ISSUER").unwrap_or_else(|| "crm-server".into()),
+                audience: var("JWT_AUDIENCE").unwrap_or_else(|| "crm-api".into()),
+                access_ttl: Duration::from_secs(access_ttl),
+            },
+            refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
+            cors_allowed_origins,
+            graphiql: parse("GRAPHIQL", true)?,
+            workers: parse("WORKERS", 2)?,
+            log_json: matches!(var("LOG_FORMAT").as_deref(), Some("json")),
+        })
+    }
+}
+
+/// A development run without JWT_SECRET gets a random secret that survives
+/// restarts (so sessions do too), kept in the data folder.
+fn dev_secret(data_dir: &std::path::Path) -> Result<String, ConfigError> {
+    let path = data_dir.join("jwt-secret");
+    let io = |source| ConfigError::DataDir {
+        path: path.clone(),
+        source,
+    };
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_string();
+        if s.len() >= 32 {
+            return Ok(s);
+        }
+    }
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let secret = crate::auth::random_token(48);
+    std::fs::write(&path, &secret).map_err(io)?;
+    tracing::warn!(
+        path = %path.display(),
+        "JWT_SECRET is not set: generated a development secret; set JWT_SECRET in production"
+    );
+    Ok(secret)
+}

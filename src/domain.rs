@@ -1,0 +1,304 @@
+//! Domain newtypes that validate themselves. GraphQL inputs are converted
+//! into these at the edge; past that point a value of one of these types is
+//! known to be valid.
+use std::fmt;
+
+use async_graphql::Enum;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+macro_rules! typed_id {
+    ($($name:ident => $what:literal),* $(,)?) => {$(
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// Parses a client-supplied ID. A malformed ID names nothing that
+            /// exists, so it answers NOT_FOUND like any unknown one.
+            pub fn parse(id: &async_graphql::ID) -> AppResult<Self> {
+                Uuid::parse_str(id.as_str()).map(Self).map_err(|_| AppError::NotFound($what))
+            }
+            pub fn new() -> Self {
+                Self(Uuid::new_v4())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+typed_id! {
+    TenantId => "tenant",
+    UserId => "user",
+}
+
+/// What a user may do in their tenant.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sets up the tenant: users, pipelines, sources, exchange rates.
+    Admin,
+    /// Reads and changes every opportunity and contact of the tenant.
+    Manager,
+    /// Reads everything; changes what it owns or is on the team of.
+    Sales,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Manager => "MANAGER",
+            Role::Sales => "SALES",
+        }
+    }
+    pub fn from_db(s: &str) -> AppResult<Self> {
+        match s {
+            "ADMIN" => Ok(Role::Admin),
+            "MANAGER" => Ok(Role::Manager),
+            "SALES" => Ok(Role::Sales),
+            other => Err(AppError::Internal(
+                format!("unknown role {other:?} in database").into(),
+            )),
+        }
+    }
+}
+
+fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> AppResult<()> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be {min} to {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A trimmed display name of 1..=200 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(field: &'static str, raw: &str) -> AppResult<Self> {
+        let v = raw.trim();
+        check_len(field, v, 1, 200)?;
+        if v.chars().any(char::is_control) {
+            return Err(AppError::bad_input(field, format!("{field} contains control characters")));
+        }
+        Ok(Self(v.to_string()))
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, trimmed and lower-cased: addresses compare
+/// case-insensitively everywhere in the product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(field: &'static str, raw: &str) -> AppResult<Self> {
+        let v = raw.trim().to_lowercase();
+        let bad = || AppError::bad_input(field, format!("{field} is not a valid email address"));
+        if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = v.rsplit_once('@').ok_or_else(bad)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+            return Err(bad());
+        }
+        Ok(Self(v))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password of 8 to 128 characters. Longer input is refused before it
+/// reaches the (deliberately slow) hasher.
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(field: &'static str, raw: &str) -> AppResult<Self> {
+        check_len(field, raw, 8, 128)?;
+        Ok(Self(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// An active ISO 4217 currency code, upper case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrencyCode(String);
+
+const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
+    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
+    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
+    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
+    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
+    "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
+    "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
+    "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
+    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
+    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+impl CurrencyCode {
+    pub fn parse(field: &'static str, raw: &str) -> AppResult<Self> {
+        let v = raw.trim().to_uppercase();
+        if ISO_4217.binary_search(&v.as_str()).is_err() {
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must be an ISO 4217 currency code such as EUR or USD"),
+            ));
+        }
+        Ok(Self(v))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An IANA time zone name known to chrono-tz, such as "Europe/Paris".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timezone(chrono_tz::Tz);
+
+impl Timezone {
+    pub fn parse(field: &'static str, raw: &str) -> AppResult<Self> {
+        raw.trim().parse::<chrono_tz::Tz>().map(Self).map_err(|_| {
+            AppError::bad_input(
+                field,
+                format!("{field} must be an IANA time zone name such as Europe/Paris"),
+            )
+        })
+    }
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+}
+
+/// A tenant slug: 3..=63 characters of a-z, 0-9 and inner hyphens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(field: &'static str, raw: &str) -> AppResult<Self> {
+        let v = raw.trim().to_lowercase();
+        let ok = (3..=63).contains(&v.len())
+            && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !v.starts_with('-')
+            && !v.ends_with('-');
+        if !ok {
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} must be 3 to 63 characters of a-z, 0-9 and inner hyphens"),
+            ));
+        }
+        Ok(Self(v))
+    }
+
+    /// Derives a slug from a company name: "Acme & Söhne GmbH" → "acme-sohne-gmbh".
+    pub fn derive_from(name: &str) -> Self {
+        let mut out = String::new();
+        for c in name.to_lowercase().chars() {
+            let c = match c {
+                'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+                'ç' => 'c',
+                'è' | 'é' | 'ê' | 'ë' => 'e',
+                'ì' | 'í' | 'î' | 'ï' => 'i',
+                'ñ' => 'n',
+                'ò' | 'ó' | 'ô' | 'ö' | 'õ' | 'ø' => 'o',
+                'ù' | 'ú' | 'û' | 'ü' => 'u',
+                'ý' | 'ÿ' => 'y',
+                c => c,
+            };
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else if !out.ends_with('-') && !out.is_empty() {
+                out.push('-');
+            }
+        }
+        let mut s: String = out.trim_matches('-').chars().take(50).collect();
+        s = s.trim_end_matches('-').to_string();
+        while s.len() < 3 {
+            s.push('x');
+        }
+        Self(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_list_is_sorted_for_binary_search() {
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+        assert!(CurrencyCode::parse("c", "eur").is_ok());
+        assert!(CurrencyCode::parse("c", "EUX").is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(Email::parse("e", " Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        for bad in ["", "a", "a@b", "@b.com", "a b@c.com", "a@.com", "a@b..com"] {
+            assert!(Email::parse("e", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(Slug::derive_from("Acme & Söhne GmbH").as_str(), "acme-sohne-gmbh");
+        assert_eq!(Slug::derive_from("!").as_str(), "xxx");
+        assert!(Slug::parse("s", "-ab").is_err());
+        assert!(Slug::parse("s", "acme-1").is_ok());
+    }
+
+    #[test]
+    fn timezones_and_passwords() {
+        assert!(Timezone::parse("t", "Europe/Paris").is_ok());
+        assert!(Timezone::parse("t", "Mars/Base").is_err());
+        assert!(Password::parse("p", "short").is_err());
+        assert!(Password::parse("p", &"x".repeat(129)).is_err());
+        assert!(Password::parse("p", &"x".repeat(128)).is_ok());
+    }
+}

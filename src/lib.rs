@@ -1,0 +1,13 @@
+//! CRM opportunity server: a multi-tenant GraphQL API for sales pipelines.
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod modules;
+pub mod startup;
+pub mod state;
+pub mod tenancy;
+pub mod telemetry;

@@ -1,0 +1,74 @@
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use crm_server::config::Settings;
+use crm_server::startup::Application;
+use migration::{Migrator, MigratorTrait};
+
+#[derive(Parser)]
+#[command(name = "crm-server", version, about = "Multi-tenant CRM opportunity server (GraphQL)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending migrations, or list them with --status.
+    Migrate {
+        #[arg(long)]
+        status: bool,
+    },
+    /// Print the GraphQL SDL (what schema.graphql must equal).
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        print!("{}", crm_server::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    crm_server::telemetry::init();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        None | Some(Command::Serve) => serve(settings).await,
+        Some(Command::Migrate { status }) => migrate(settings, status).await,
+        Some(Command::Schema) => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings, status: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let db = crm_server::db::connect(&settings.database_url, 2).await?;
+    if status {
+        for m in Migrator::get_migration_with_status(&db).await? {
+            println!("{}\t{}", m.name(), m.status());
+        }
+    } else {
+        crm_server::db::migrate(&db).await?;
+        println!("migrations applied");
+    }
+    Ok(())
+}

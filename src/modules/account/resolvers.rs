@@ -1,0 +1,120 @@
+use async_graphql::{Context, ID, Object};
+
+use super::service;
+use super::types::{
+    AuthPayload, CreateUserInput, LoginInput, SignUpInput, TenantGql, UpdateTenantInput,
+    UpdateUserInput, UserGql,
+};
+use crate::auth::{ContextAuth, RoleGuard};
+use crate::domain::UserId;
+use crate::error::GqlResult;
+use crate::graphql::ContextState;
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> GqlResult<UserGql> {
+        let auth = ctx.auth()?;
+        Ok(service::user(ctx.state()?, auth, auth.user).await?)
+    }
+
+    /// The caller's tenant.
+    async fn tenant(&self, ctx: &Context<'_>) -> GqlResult<TenantGql> {
+        Ok(service::tenant(ctx.state()?, ctx.auth()?).await?)
+    }
+
+    /// The tenant's users, by name. Inactive ones only when asked for.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_inactive: bool,
+    ) -> GqlResult<Vec<UserGql>> {
+        Ok(service::users(ctx.state()?, ctx.auth()?, include_inactive).await?)
+    }
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates a tenant and its first ADMIN, seeded with a usable pipeline
+    /// and sources, and signs that admin in.
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        input: SignUpInput,
+    ) -> GqlResult<AuthPayload> {
+        Ok(service::sign_up(ctx.state()?, input).await?)
+    }
+
+    /// Signs in. After 5 failures for the same tenant and email within 15
+    /// minutes, answers RATE_LIMITED until the window has passed.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<AuthPayload> {
+        Ok(service::login(ctx.state()?, input).await?)
+    }
+
+    /// Exchanges a refresh token for a new session. Each refresh token works
+    /// once; presenting a used one revokes its whole session.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] refresh_token: String,
+    ) -> GqlResult<AuthPayload> {
+        Ok(service::refresh(ctx.state()?, &refresh_token).await?)
+    }
+
+    /// Ends the session that the refresh token belongs to. False when the
+    /// token is unknown or belongs to someone else.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] refresh_token: String,
+    ) -> GqlResult<bool> {
+        Ok(service::logout(ctx.state()?, ctx.auth()?, &refresh_token).await?)
+    }
+
+    /// Changes the caller's password and signs out every refresh session.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(secret)] current_password: String,
+        #[graphql(secret)] new_password: String,
+    ) -> GqlResult<bool> {
+        Ok(service::change_password(ctx.state()?, ctx.auth()?, &current_password, &new_password).await?)
+    }
+
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn update_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTenantInput,
+    ) -> GqlResult<TenantGql> {
+        Ok(service::update_tenant(ctx.state()?, ctx.auth()?, input).await?)
+    }
+
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> GqlResult<UserGql> {
+        Ok(service::create_user(ctx.state()?, ctx.auth()?, input).await?)
+    }
+
+    /// Renames, changes the role of, or (de)activates a user. Deactivating
+    /// revokes the user's sessions at once. The last active ADMIN cannot be
+    /// demoted or deactivated.
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateUserInput,
+    ) -> GqlResult<UserGql> {
+        Ok(service::update_user(ctx.state()?, ctx.auth()?, UserId::parse(&id)?, input).await?)
+    }
+}

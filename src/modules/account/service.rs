@@ -1,0 +1,527 @@
+//! Account queries and commands. All tenant-owned access goes through
+//! `TenantScope`; the only unscoped lookups are the ones that establish
+//! which tenant a caller belongs to (login by slug, refresh by token hash).
+use chrono::Duration;
+use entity::{login_failure, refresh_token, tenant, user};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::types::{
+    AuthPayload, CreateUserInput, LoginInput, SignUpInput, TenantGql, UpdateTenantInput,
+    UpdateUserInput, UserGql,
+};
+use crate::auth::{AuthContext, password, random_token, sha256_hex};
+use crate::domain::{
+    CurrencyCode, Email, Name, Password, Role, Slug, TenantId, Timezone, UserId,
+};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::tenancy::{TenantScope, now};
+
+/// Failed logins allowed per tenant and email within the window.
+const MAX_LOGIN_FAILURES: u64 = 5;
+const LOGIN_WINDOW_MINUTES: i64 = 15;
+
+fn bad_credentials() -> AppError {
+    AppError::UnauthenticatedWith("invalid tenant, email or password")
+}
+
+fn invalid_refresh() -> AppError {
+    AppError::UnauthenticatedWith("refresh token is invalid, expired or already used")
+}
+
+/// Inserts a refresh token (in `family`, or a new family) and issues an
+/// access token for it.
+async fn issue_session<C: ConnectionTrait>(
+    conn: &C,
+    state: &AppState,
+    tenant: tenant::Model,
+    user: user::Model,
+    family: Option<Uuid>,
+) -> AppResult<AuthPayload> {
+    let role = Role::from_db(&user.role)?;
+    let (access_token, expires_at) =
+        state
+            .jwt
+            .issue(UserId(user.id), TenantId(tenant.id), role)?;
+    let refresh_token = random_token(32);
+    let ts = now();
+    let ttl = Duration::from_std(state.refresh_ttl).map_err(AppError::internal)?;
+    let scope = TenantScope(TenantId(tenant.id));
+    scope
+        .stamp(refresh_token::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(user.id),
+            family_id: Set(family.unwrap_or_else(Uuid::new_v4)),
+            token_hash: Set(sha256_hex(&refresh_token)),
+            expires_at: Set(ts + ttl),
+            used_at: Set(None),
+            revoked_at: Set(None),
+            created_at: Set(ts),
+            ..Default::default()
+        })
+        .insert(conn)
+        .await?;
+    Ok(AuthPayload {
+        access_token,
+        refresh_token,
+        expires_at,
+        user: UserGql::from_model(user)?,
+        tenant: tenant.into(),
+    })
+}
+
+pub async fn sign_up(state: &AppState, input: SignUpInput) -> AppResult<AuthPayload> {
+    let tenant_name = Name::parse("tenantName", &input.tenant_name)?;
+    let explicit_slug = input
+        .tenant_slug
+        .as_deref()
+        .map(|s| Slug::parse("tenantSlug", s))
+        .transpose()?;
+    let currency = CurrencyCode::parse("currency", input.currency.as_deref().unwrap_or("EUR"))?;
+    let timezone = Timezone::parse("timezone", input.timezone.as_deref().unwrap_or("UTC"))?;
+    let name = Name::parse("name", &input.name)?;
+    let email = Email::parse("email", &input.email)?;
+    let pw = Password::parse("password", &input.password)?;
+    let password_hash = password::hash(&pw).await?;
+
+    let slug = match explicit_slug {
+        Some(s) => s,
+        None => free_slug(state, Slug::derive_from(tenant_name.as_ref())).await?,
+    };
+
+    let txn = state.db.begin().await?;
+    let ts = now();
+    let tenant = tenant::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(tenant_name.into_inner()),
+        slug: Set(slug.as_str().to_string()),
+        currency: Set(currency.as_str().to_string()),
+        timezone: Set(timezone.name().to_string()),
+        created_at: Set(ts),
+        updated_at: Set(ts),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        AppError::from_unique(e, || {
+            AppError::bad_input("tenantSlug", "this tenant slug is already taken")
+        })
+    })?;
+    let scope = TenantScope(TenantId(tenant.id));
+    let admin = scope
+        .stamp(user::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            email: Set(email.as_str().to_string()),
+            name: Set(name.into_inner()),
+            role: Set(Role::Admin.as_str().to_string()),
+            active: Set(true),
+            password_hash: Set(password_hash),
+            created_at: Set(ts),
+            updated_at: Set(ts),
+            ..Default::default()
+        })
+        .insert(&txn)
+        .await?;
+    let payload = issue_session(&txn, state, tenant, admin, None).await?;
+    txn.commit().await?;
+    Ok(payload)
+}
+
+/// The derived slug, or the first free one of "slug-2", "slug-3", ... A race
+/// with another sign-up still ends in the unique index, not a duplicate.
+async fn free_slug(state: &AppState, base: Slug) -> AppResult<Slug> {
+    let taken: Vec<String> = tenant::Entity::find()
+        .filter(tenant::Column::Slug.starts_with(base.as_str()))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|t| t.slug)
+        .collect();
+    if !taken.iter().any(|s| s == base.as_str()) {
+        return Ok(base);
+    }
+    let mut n = 2u32;
+    loop {
+        let candidate = format!("{}-{n}", base.as_str());
+        if !taken.contains(&candidate) {
+            return Slug::parse("tenantSlug", &candidate);
+        }
+        n += 1;
+    }
+}
+
+fn throttle_key(slug: &str, email: &str) -> String {
+    sha256_hex(&format!("{}\n{}", slug.trim().to_lowercase(), email.trim().to_lowercase()))
+}
+
+pub async fn login(state: &AppState, input: LoginInput) -> AppResult<AuthPayload> {
+    let pw = Password::parse("password", &input.password)?;
+    let key = throttle_key(&input.tenant_slug, &input.email);
+    let window_start = now() - Duration::minutes(LOGIN_WINDOW_MINUTES);
+    let recent = login_failure::Entity::find()
+        .filter(login_failure::Column::ThrottleKey.eq(&key))
+        .filter(login_failure::Column::FailedAt.gt(window_start))
+        .order_by_asc(login_failure::Column::FailedAt)
+        .all(&state.db)
+        .await?;
+    if recent.len() as u64 >= MAX_LOGIN_FAILURES {
+        let oldest = recent
+            .iter()
+            .rev()
+            .nth(MAX_LOGIN_FAILURES as usize - 1)
+            .map(|f| f.failed_at)
+            .unwrap_or_else(now);
+        let retry = (oldest + Duration::minutes(LOGIN_WINDOW_MINUTES) - now()).num_seconds();
+        return Err(AppError::RateLimited {
+            retry_after_secs: retry.max(1),
+        });
+    }
+
+    let slug = input.tenant_slug.trim().to_lowercase();
+    let email = input.email.trim().to_lowercase();
+    let tenant = tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug))
+        .one(&state.db)
+        .await?;
+    let found = match &tenant {
+        Some(t) => {
+            TenantScope(TenantId(t.id))
+                .find::<user::Entity>()
+                .filter(user::Column::Email.eq(email))
+                .one(&state.db)
+                .await?
+        }
+        None => None,
+    };
+    let stored = found.as_ref().map(|u| u.password_hash.clone());
+    let ok = password::verify(pw.as_str(), stored).await?;
+    match (ok, tenant, found) {
+        (true, Some(t), Some(u)) if u.active => {
+            login_failure::Entity::delete_many()
+                .filter(login_failure::Column::ThrottleKey.eq(&key))
+                .exec(&state.db)
+                .await?;
+            issue_session(&state.db, state, t, u, None).await
+        }
+        _ => {
+            let ts = now();
+            login_failure::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                throttle_key: Set(key.clone()),
+                failed_at: Set(ts),
+            }
+            .insert(&state.db)
+            .await?;
+            // failures older than the window are dead weight
+            login_failure::Entity::delete_many()
+                .filter(login_failure::Column::FailedAt.lt(window_start))
+                .exec(&state.db)
+                .await?;
+            Err(bad_credentials())
+        }
+    }
+}
+
+/// Rotates a refresh token. The conditional UPDATE is what makes a token
+/// single-use: of two concurrent refreshes only one sees a row affected.
+/// A token presented again after use revokes its whole family, since one
+/// of the two presenters must be a thief.
+pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthPayload> {
+    let hash = sha256_hex(token);
+    let ts = now();
+    let txn = state.db.begin().await?;
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(ts))
+        .filter(refresh_token::Column::TokenHash.eq(&hash))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(ts))
+        .exec(&txn)
+        .await?;
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(&hash))
+        .one(&txn)
+        .await?;
+    let Some(row) = row else {
+        return Err(invalid_refresh());
+    };
+    let scope = TenantScope(TenantId(row.tenant_id));
+    if claimed.rows_affected != 1 {
+        if row.used_at.is_some() && row.revoked_at.is_none() {
+            revoke_family(&txn, scope, row.family_id).await?;
+            txn.commit().await?;
+            tracing::warn!(family = %row.family_id, "refresh token reused: session family revoked");
+            return Err(AppError::UnauthenticatedWith(
+                "refresh token was already used: the session has been revoked",
+            ));
+        }
+        return Err(invalid_refresh());
+    }
+    let user = scope
+        .find_id::<user::Entity>(row.user_id)
+        .one(&txn)
+        .await?
+        .filter(|u| u.active);
+    let tenant = tenant::Entity::find_by_id(row.tenant_id).one(&txn).await?;
+    let (Some(user), Some(tenant)) = (user, tenant) else {
+        revoke_family(&txn, scope, row.family_id).await?;
+        txn.commit().await?;
+        return Err(invalid_refresh());
+    };
+    let payload = issue_session(&txn, state, tenant, user, Some(row.family_id)).await?;
+    txn.commit().await?;
+    Ok(payload)
+}
+
+async fn revoke_family<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    family: Uuid,
+) -> AppResult<()> {
+    scope
+        .update_many::<refresh_token::Entity>()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now()))
+        .filter(refresh_token::Column::FamilyId.eq(family))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_user_sessions<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    user: Uuid,
+) -> AppResult<()> {
+    scope
+        .update_many::<refresh_token::Entity>()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now()))
+        .filter(refresh_token::Column::UserId.eq(user))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends the session the refresh token belongs to. Answers false when the
+/// token is unknown or not the caller's.
+pub async fn logout(state: &AppState, auth: AuthContext, token: &str) -> AppResult<bool> {
+    let scope = TenantScope(auth.tenant);
+    let row = scope
+        .find::<refresh_token::Entity>()
+        .filter(refresh_token::Column::TokenHash.eq(sha256_hex(token)))
+        .filter(refresh_token::Column::UserId.eq(auth.user.0))
+        .one(&state.db)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    revoke_family(&state.db, scope, row.family_id).await?;
+    Ok(true)
+}
+
+pub async fn change_password(
+    state: &AppState,
+    auth: AuthContext,
+    current: &str,
+    new: &str,
+) -> AppResult<bool> {
+    let new = Password::parse("newPassword", new)?;
+    let scope = TenantScope(auth.tenant);
+    let user = find_user(state, scope, auth.user.0).await?;
+    if current.chars().count() > 128
+        || !password::verify(current, Some(user.password_hash.clone())).await?
+    {
+        return Err(AppError::bad_input("currentPassword", "current password is incorrect"));
+    }
+    let hash = password::hash(&new).await?;
+    let txn = state.db.begin().await?;
+    scope
+        .update_many::<user::Entity>()
+        .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now()))
+        .filter(user::Column::Id.eq(user.id))
+        .exec(&txn)
+        .await?;
+    // a changed password signs out every other device
+    revoke_user_sessions(&txn, scope, user.id).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+async fn find_user(state: &AppState, scope: TenantScope, id: Uuid) -> AppResult<user::Model> {
+    scope
+        .find_id::<user::Entity>(id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("user"))
+}
+
+/// The caller's user row, if it still exists and is active. Used by the
+/// transports to turn a valid token into an `AuthContext`.
+pub async fn active_user(
+    state: &AppState,
+    tenant: TenantId,
+    user: UserId,
+) -> AppResult<Option<user::Model>> {
+    Ok(TenantScope(tenant)
+        .find_id::<user::Entity>(user.0)
+        .filter(user::Column::Active.eq(true))
+        .one(&state.db)
+        .await?)
+}
+
+pub async fn user(state: &AppState, auth: AuthContext, id: UserId) -> AppResult<UserGql> {
+    UserGql::from_model(find_user(state, TenantScope(auth.tenant), id.0).await?)
+}
+
+pub async fn tenant(state: &AppState, auth: AuthContext) -> AppResult<TenantGql> {
+    tenant::Entity::find_by_id(auth.tenant.0)
+        .one(&state.db)
+        .await?
+        .map(Into::into)
+        .ok_or(AppError::NotFound("tenant"))
+}
+
+pub async fn users(
+    state: &AppState,
+    auth: AuthContext,
+    include_inactive: bool,
+) -> AppResult<Vec<UserGql>> {
+    let mut q = TenantScope(auth.tenant).find::<user::Entity>();
+    if !include_inactive {
+        q = q.filter(user::Column::Active.eq(true));
+    }
+    q.order_by_asc(user::Column::Name)
+        .order_by_asc(user::Column::Id)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(UserGql::from_model)
+        .collect()
+}
+
+pub async fn create_user(
+    state: &AppState,
+    auth: AuthContext,
+    input: CreateUserInput,
+) -> AppResult<UserGql> {
+    let email = Email::parse("email", &input.email)?;
+    let name = Name::parse("name", &input.name)?;
+    let pw = Password::parse("password", &input.password)?;
+    let hash = password::hash(&pw).await?;
+    let ts = now();
+    let model = TenantScope(auth.tenant)
+        .stamp(user::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            email: Set(email.as_str().to_string()),
+            name: Set(name.into_inner()),
+            role: Set(input.role.as_str().to_string()),
+            active: Set(true),
+            password_hash: Set(hash),
+            created_at: Set(ts),
+            updated_at: Set(ts),
+            ..Default::default()
+        })
+        .insert(&state.db)
+        .await
+        .map_err(|e| {
+            AppError::from_unique(e, || {
+                AppError::bad_input("email", "a user with this email already exists")
+            })
+        })?;
+    UserGql::from_model(model)
+}
+
+pub async fn update_user(
+    state: &AppState,
+    auth: AuthContext,
+    id: UserId,
+    input: UpdateUserInput,
+) -> AppResult<UserGql> {
+    let scope = TenantScope(auth.tenant);
+    let name = input.name.as_deref().map(|n| Name::parse("name", n)).transpose()?;
+    let txn = state.db.begin().await?;
+    let current = scope
+        .find_id::<user::Entity>(id.0)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    let loses_admin = current.role == Role::Admin.as_str()
+        && current.active
+        && (input.role.is_some_and(|r| r != Role::Admin) || input.active == Some(false));
+    if loses_admin {
+        let admins = scope
+            .find::<user::Entity>()
+            .filter(user::Column::Role.eq(Role::Admin.as_str()))
+            .filter(user::Column::Active.eq(true))
+            .count(&txn)
+            .await?;
+        if admins <= 1 {
+            let field = if input.active == Some(false) { "active" } else { "role" };
+            return Err(AppError::bad_input(
+                field,
+                "the tenant must keep at least one active ADMIN",
+            ));
+        }
+    }
+    let mut update = scope
+        .update_many::<user::Entity>()
+        .col_expr(user::Column::UpdatedAt, Expr::value(now()))
+        .filter(user::Column::Id.eq(id.0));
+    if let Some(n) = name {
+        update = update.col_expr(user::Column::Name, Expr::value(n.into_inner()));
+    }
+    if let Some(r) = input.role {
+        update = update.col_expr(user::Column::Role, Expr::value(r.as_str()));
+    }
+    if let Some(a) = input.active {
+        update = update.col_expr(user::Column::Active, Expr::value(a));
+    }
+    update.exec(&txn).await?;
+    if input.active == Some(false) {
+        revoke_user_sessions(&txn, scope, id.0).await?;
+    }
+    let updated = scope
+        .find_id::<user::Entity>(id.0)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    txn.commit().await?;
+    UserGql::from_model(updated)
+}
+
+pub async fn update_tenant(
+    state: &AppState,
+    auth: AuthContext,
+    input: UpdateTenantInput,
+) -> AppResult<TenantGql> {
+    let name = input.name.as_deref().map(|n| Name::parse("name", n)).transpose()?;
+    let currency = input
+        .currency
+        .as_deref()
+        .map(|c| CurrencyCode::parse("currency", c))
+        .transpose()?;
+    let timezone = input
+        .timezone
+        .as_deref()
+        .map(|t| Timezone::parse("timezone", t))
+        .transpose()?;
+    let mut update = tenant::Entity::update_many()
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now()))
+        .filter(tenant::Column::Id.eq(auth.tenant.0));
+    if let Some(n) = name {
+        update = update.col_expr(tenant::Column::Name, Expr::value(n.into_inner()));
+    }
+    if let Some(c) = currency {
+        update = update.col_expr(tenant::Column::Currency, Expr::value(c.as_str()));
+    }
+    if let Some(t) = timezone {
+        update = update.col_expr(tenant::Column::Timezone, Expr::value(t.name()));
+    }
+    update.exec(&state.db).await?;
+    tenant(state, auth).await
+}

@@ -1,0 +1,3 @@
+//! Domain modules: each holds its GraphQL types, resolvers and a service
+//! with the SeaORM queries.
+pub mod account;

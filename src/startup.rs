@@ -1,0 +1,74 @@
+//! Building and running one server instance.
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, dev::Server, web};
+
+use crate::auth::jwt::JwtService;
+use crate::config::Settings;
+use crate::graphql::build_schema;
+use crate::http::{self, graphql::GraphiqlEnabled};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects and migrates the database, then binds the port (0 picks a
+    /// free one, which is what the tests do).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = crate::db::connect(&settings.database_url, settings.database_max_connections).await?;
+        crate::db::migrate(&db).await?;
+        crate::auth::password::warm_up().await;
+        let state = Arc::new(AppState {
+            db,
+            jwt: JwtService::new(settings.jwt.clone()),
+            refresh_ttl: settings.refresh_token_ttl,
+        });
+        let listener = TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {
+            addr: settings.bind_address,
+            source,
+        })?;
+        let port = listener.local_addr()?.port();
+        let schema = build_schema(Some(state.clone()));
+        let graphiql = GraphiqlEnabled(settings.graphiql);
+        let workers = settings.workers.max(1);
+        let cors_settings = settings.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(http::cors(&cors_settings))
+                .app_data(web::Data::new(schema.clone()))
+                .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(graphiql))
+                .configure(http::routes)
+        })
+        .workers(workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
