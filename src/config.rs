@@ -70,9 +70,8 @@ impl Settings {
             }
         };
         let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".into()));
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", data_dir.join("crm.db").display())
-        });
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("crm.db").display()));
         let secret = match var("JWT_SECRET") {
             Some(s) if s.len() < 32 => {
                 return Err(ConfigError::Invalid {

@@ -29,7 +29,8 @@ fn ensure_sqlite_dir(url: &str) -> std::io::Result<()> {
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     if is_sqlite(url) {
-        ensure_sqlite_dir(url).map_err(|e| DbErr::Custom(format!("cannot create the database folder: {e}")))?;
+        ensure_sqlite_dir(url)
+            .map_err(|e| DbErr::Custom(format!("cannot create the database folder: {e}")))?;
     }
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(max_connections)

@@ -94,7 +94,10 @@ impl Name {
         let v = raw.trim();
         check_len(field, v, 1, 200)?;
         if v.chars().any(char::is_control) {
-            return Err(AppError::bad_input(field, format!("{field} contains control characters")));
+            return Err(AppError::bad_input(
+                field,
+                format!("{field} contains control characters"),
+            ));
         }
         Ok(Self(v.to_string()))
     }
@@ -220,7 +223,8 @@ impl Slug {
     pub fn parse(field: &'static str, raw: &str) -> AppResult<Self> {
         let v = raw.trim().to_lowercase();
         let ok = (3..=63).contains(&v.len())
-            && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && v.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !v.starts_with('-')
             && !v.ends_with('-');
         if !ok {
@@ -279,7 +283,10 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse("e", " Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        assert_eq!(
+            Email::parse("e", " Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
         for bad in ["", "a", "a@b", "@b.com", "a b@c.com", "a@.com", "a@b..com"] {
             assert!(Email::parse("e", bad).is_err(), "{bad}");
         }
@@ -287,7 +294,10 @@ mod tests {
 
     #[test]
     fn slugs() {
-        assert_eq!(Slug::derive_from("Acme & Söhne GmbH").as_str(), "acme-sohne-gmbh");
+        assert_eq!(
+            Slug::derive_from("Acme & Söhne GmbH").as_str(),
+            "acme-sohne-gmbh"
+        );
         assert_eq!(Slug::derive_from("!").as_str(), "xxx");
         assert!(Slug::parse("s", "-ab").is_err());
         assert!(Slug::parse("s", "acme-1").is_ok());

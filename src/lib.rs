@@ -9,5 +9,5 @@ pub mod http;
 pub mod modules;
 pub mod startup;
 pub mod state;
-pub mod tenancy;
 pub mod telemetry;
+pub mod tenancy;

@@ -6,7 +6,11 @@ use crm_server::startup::Application;
 use migration::{Migrator, MigratorTrait};
 
 #[derive(Parser)]
-#[command(name = "crm-server", version, about = "Multi-tenant CRM opportunity server (GraphQL)")]
+#[command(
+    name = "crm-server",
+    version,
+    about = "Multi-tenant CRM opportunity server (GraphQL)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

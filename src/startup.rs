@@ -32,7 +32,8 @@ impl Application {
     /// Connects and migrates the database, then binds the port (0 picks a
     /// free one, which is what the tests do).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let db = crate::db::connect(&settings.database_url, settings.database_max_connections).await?;
+        let db =
+            crate::db::connect(&settings.database_url, settings.database_max_connections).await?;
         crate::db::migrate(&db).await?;
         crate::auth::password::warm_up().await;
         let state = Arc::new(AppState {
@@ -40,10 +41,11 @@ impl Application {
             jwt: JwtService::new(settings.jwt.clone()),
             refresh_ttl: settings.refresh_token_ttl,
         });
-        let listener = TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {
-            addr: settings.bind_address,
-            source,
-        })?;
+        let listener =
+            TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {
+                addr: settings.bind_address,
+                source,
+            })?;
         let port = listener.local_addr()?.port();
         let schema = build_schema(Some(state.clone()));
         let graphiql = GraphiqlEnabled(settings.graphiql);
@@ -66,6 +68,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server from elsewhere (tests stop each instance they start).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

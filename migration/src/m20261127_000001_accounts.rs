@@ -61,7 +61,10 @@ fn text<T: IntoIden>(c: T, len: u32) -> ColumnDef {
     ColumnDef::new(c).string_len(len).not_null().take()
 }
 fn ts<T: IntoIden>(c: T) -> ColumnDef {
-    ColumnDef::new(c).timestamp_with_time_zone().not_null().take()
+    ColumnDef::new(c)
+        .timestamp_with_time_zone()
+        .not_null()
+        .take()
 }
 fn ts_null<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).timestamp_with_time_zone().null().take()
@@ -102,7 +105,12 @@ impl MigrationTrait for Migration {
                 .col(text(Users::Email, 254))
                 .col(text(Users::Name, 200))
                 .col(text(Users::Role, 16))
-                .col(ColumnDef::new(Users::Active).boolean().not_null().default(true))
+                .col(
+                    ColumnDef::new(Users::Active)
+                        .boolean()
+                        .not_null()
+                        .default(true),
+                )
                 .col(text(Users::PasswordHash, 255))
                 .col(ts(Users::CreatedAt))
                 .col(ts(Users::UpdatedAt))
@@ -206,9 +214,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(LoginFailures::Table).take()).await?;
-        m.drop_table(Table::drop().table(RefreshTokens::Table).take()).await?;
-        m.drop_table(Table::drop().table(Users::Table).take()).await?;
-        m.drop_table(Table::drop().table(Tenants::Table).take()).await
+        m.drop_table(Table::drop().table(LoginFailures::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(RefreshTokens::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(Users::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(Tenants::Table).take())
+            .await
     }
 }

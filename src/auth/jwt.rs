@@ -82,8 +82,8 @@ impl JwtService {
         role: Role,
     ) -> AppResult<(String, DateTime<Utc>)> {
         let now = Utc::now();
-        let ttl = chrono::Duration::from_std(self.settings.access_ttl)
-            .map_err(AppError::internal)?;
+        let ttl =
+            chrono::Duration::from_std(self.settings.access_ttl).map_err(AppError::internal)?;
         let exp = now + ttl;
         let claims = Claims {
             sub: user.0,

@@ -8,7 +8,8 @@ use crate::domain::Password;
 use crate::error::{AppError, AppResult};
 
 fn hasher() -> AppResult<Argon2<'static>> {
-    let params = Params::new(19_456, 2, 1, None).map_err(|e| AppError::Internal(e.to_string().into()))?;
+    let params =
+        Params::new(19_456, 2, 1, None).map_err(|e| AppError::Internal(e.to_string().into()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -45,7 +46,8 @@ pub async fn verify(password: &str, stored: Option<String>) -> AppResult<bool> {
             Some(h) => h,
             None => return Ok(false),
         };
-        let parsed = PasswordHash::new(&phc).map_err(|e| AppError::Internal(e.to_string().into()))?;
+        let parsed =
+            PasswordHash::new(&phc).map_err(|e| AppError::Internal(e.to_string().into()))?;
         let ok = hasher()?.verify_password(pw.as_bytes(), &parsed).is_ok();
         Ok(ok && had_user)
     })

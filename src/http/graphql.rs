@@ -51,7 +51,11 @@ impl MediaType {
 /// highest q (graphql-response+json winning ties), `application/json` when
 /// Accept is absent, None when nothing we produce is acceptable.
 fn negotiate(req: &HttpRequest) -> Option<MediaType> {
-    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Some(MediaType::Json);
     };
     if accept.trim().is_empty() {
@@ -94,7 +98,12 @@ fn wants_html(req: &HttpRequest) -> bool {
 }
 
 /// An answer that never reached the executor: transport-level mistakes.
-fn transport_error(status: StatusCode, media: MediaType, code: &str, message: &str) -> HttpResponse {
+fn transport_error(
+    status: StatusCode,
+    media: MediaType,
+    code: &str,
+    message: &str,
+) -> HttpResponse {
     HttpResponse::build(status)
         .content_type(media.content_type())
         .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
@@ -151,7 +160,12 @@ fn params_from_json(body: Value) -> Result<Params, ParamError> {
     let operation_name = match obj.get("operationName") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(("operationName", "`operationName` must be a string or null".into())),
+        Some(_) => {
+            return Err((
+                "operationName",
+                "`operationName` must be a string or null".into(),
+            ));
+        }
     };
     Ok(Params {
         query,
@@ -224,7 +238,12 @@ pub async fn post(
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", "the request body could not be read");
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                "the request body could not be read",
+            );
         };
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return too_large();
@@ -232,15 +251,27 @@ pub async fn post(
         body.extend_from_slice(&chunk);
     }
     if body.is_empty() {
-        return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", "the request body is empty");
+        return transport_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_REQUEST",
+            "the request body is empty",
+        );
     }
     let params = match serde_json::from_slice::<Value>(&body) {
         Err(_) => {
-            return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", "the request body is not valid JSON");
+            return transport_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                "the request body is not valid JSON",
+            );
         }
         Ok(v) => match params_from_json(v) {
             Ok(p) => p,
-            Err((_, msg)) => return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &msg),
+            Err((_, msg)) => {
+                return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &msg);
+            }
         },
     };
     execute(&req, params, media, false, &schema, &state).await
@@ -263,7 +294,12 @@ pub async fn get(
     };
     match params {
         Ok(Some(p)) => execute(&req, p, media, true, &schema, &state).await,
-        Ok(None) => transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", "`query` is required"),
+        Ok(None) => transport_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_REQUEST",
+            "`query` is required",
+        ),
         Err((_, msg)) => transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &msg),
     }
 }
@@ -273,7 +309,11 @@ pub async fn get(
 pub struct GraphiqlEnabled(pub bool);
 
 fn is_json_utf8(req: &HttpRequest) -> bool {
-    let Some(ct) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let mut parts = ct.split(';');
@@ -295,7 +335,9 @@ fn is_json_utf8(req: &HttpRequest) -> bool {
 fn bearer(req: &HttpRequest) -> Option<&str> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Turns the Authorization header into the caller's identity: a valid
@@ -352,9 +394,10 @@ fn document_aliases(doc: &ExecutableDocument) -> usize {
 fn selected_operation(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
     match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(map), Some(n)) => {
-            map.iter().find(|(k, _)| k.as_str() == n).map(|(_, op)| op.node.ty)
-        }
+        (DocumentOperations::Multiple(map), Some(n)) => map
+            .iter()
+            .find(|(k, _)| k.as_str() == n)
+            .map(|(_, op)| op.node.ty),
         (DocumentOperations::Multiple(_), None) => None,
     }
 }
@@ -363,7 +406,8 @@ fn request_error_body(errors: Vec<ServerError>, default_code: &str) -> Value {
     let errors: Vec<Value> = errors
         .into_iter()
         .map(|e| {
-            let mut v = serde_json::to_value(&e).unwrap_or_else(|_| json!({ "message": e.message }));
+            let mut v =
+                serde_json::to_value(&e).unwrap_or_else(|_| json!({ "message": e.message }));
             if let Value::Object(o) = &mut v {
                 let ext = o.entry("extensions").or_insert_with(|| json!({}));
                 if let Value::Object(ext) = ext {
@@ -487,13 +531,20 @@ mod tests {
     fn accept_negotiation() {
         assert_eq!(media(None), Some(MediaType::Json));
         assert_eq!(media(Some("*/*")), Some(MediaType::Json));
-        assert_eq!(media(Some("application/graphql-response+json")), Some(MediaType::GraphqlResponseJson));
         assert_eq!(
-            media(Some("application/graphql-response+json, application/json;q=0.9")),
+            media(Some("application/graphql-response+json")),
             Some(MediaType::GraphqlResponseJson)
         );
         assert_eq!(
-            media(Some("application/json, application/graphql-response+json;q=0.5")),
+            media(Some(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            media(Some(
+                "application/json, application/graphql-response+json;q=0.5"
+            )),
             Some(MediaType::Json)
         );
         assert_eq!(media(Some("text/plain")), None);

@@ -41,13 +41,8 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Creates a tenant and its first ADMIN, seeded with a usable pipeline
-    /// and sources, and signs that admin in.
-    async fn sign_up(
-        &self,
-        ctx: &Context<'_>,
-        input: SignUpInput,
-    ) -> GqlResult<AuthPayload> {
+    /// Creates a tenant and its first ADMIN, and signs that admin in.
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> GqlResult<AuthPayload> {
         Ok(service::sign_up(ctx.state()?, input).await?)
     }
 
@@ -84,7 +79,10 @@ impl AccountMutation {
         #[graphql(secret)] current_password: String,
         #[graphql(secret)] new_password: String,
     ) -> GqlResult<bool> {
-        Ok(service::change_password(ctx.state()?, ctx.auth()?, &current_password, &new_password).await?)
+        Ok(
+            service::change_password(ctx.state()?, ctx.auth()?, &current_password, &new_password)
+                .await?,
+        )
     }
 
     #[graphql(guard = "RoleGuard::ADMIN")]
@@ -97,11 +95,7 @@ impl AccountMutation {
     }
 
     #[graphql(guard = "RoleGuard::ADMIN")]
-    async fn create_user(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateUserInput,
-    ) -> GqlResult<UserGql> {
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> GqlResult<UserGql> {
         Ok(service::create_user(ctx.state()?, ctx.auth()?, input).await?)
     }
 

@@ -15,9 +15,7 @@ use super::types::{
     UpdateUserInput, UserGql,
 };
 use crate::auth::{AuthContext, password, random_token, sha256_hex};
-use crate::domain::{
-    CurrencyCode, Email, Name, Password, Role, Slug, TenantId, Timezone, UserId,
-};
+use crate::domain::{CurrencyCode, Email, Name, Password, Role, Slug, TenantId, Timezone, UserId};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
@@ -44,10 +42,9 @@ async fn issue_session<C: ConnectionTrait>(
     family: Option<Uuid>,
 ) -> AppResult<AuthPayload> {
     let role = Role::from_db(&user.role)?;
-    let (access_token, expires_at) =
-        state
-            .jwt
-            .issue(UserId(user.id), TenantId(tenant.id), role)?;
+    let (access_token, expires_at) = state
+        .jwt
+        .issue(UserId(user.id), TenantId(tenant.id), role)?;
     let refresh_token = random_token(32);
     let ts = now();
     let ttl = Duration::from_std(state.refresh_ttl).map_err(AppError::internal)?;
@@ -156,7 +153,11 @@ async fn free_slug(state: &AppState, base: Slug) -> AppResult<Slug> {
 }
 
 fn throttle_key(slug: &str, email: &str) -> String {
-    sha256_hex(&format!("{}\n{}", slug.trim().to_lowercase(), email.trim().to_lowercase()))
+    sha256_hex(&format!(
+        "{}\n{}",
+        slug.trim().to_lowercase(),
+        email.trim().to_lowercase()
+    ))
 }
 
 pub async fn login(state: &AppState, input: LoginInput) -> AppResult<AuthPayload> {
@@ -335,7 +336,10 @@ pub async fn change_password(
     if current.chars().count() > 128
         || !password::verify(current, Some(user.password_hash.clone())).await?
     {
-        return Err(AppError::bad_input("currentPassword", "current password is incorrect"));
+        return Err(AppError::bad_input(
+            "currentPassword",
+            "current password is incorrect",
+        ));
     }
     let hash = password::hash(&new).await?;
     let txn = state.db.begin().await?;
@@ -443,7 +447,11 @@ pub async fn update_user(
     input: UpdateUserInput,
 ) -> AppResult<UserGql> {
     let scope = TenantScope(auth.tenant);
-    let name = input.name.as_deref().map(|n| Name::parse("name", n)).transpose()?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| Name::parse("name", n))
+        .transpose()?;
     let txn = state.db.begin().await?;
     let current = scope
         .find_id::<user::Entity>(id.0)
@@ -461,7 +469,11 @@ pub async fn update_user(
             .count(&txn)
             .await?;
         if admins <= 1 {
-            let field = if input.active == Some(false) { "active" } else { "role" };
+            let field = if input.active == Some(false) {
+                "active"
+            } else {
+                "role"
+            };
             return Err(AppError::bad_input(
                 field,
                 "the tenant must keep at least one active ADMIN",
@@ -499,7 +511,11 @@ pub async fn update_tenant(
     auth: AuthContext,
     input: UpdateTenantInput,
 ) -> AppResult<TenantGql> {
-    let name = input.name.as_deref().map(|n| Name::parse("name", n)).transpose()?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| Name::parse("name", n))
+        .transpose()?;
     let currency = input
         .currency
         .as_deref()

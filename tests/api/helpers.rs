@@ -1,0 +1,281 @@
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Once;
+use std::time::Duration;
+
+use crm_server::auth::jwt::JwtSettings;
+use crm_server::config::{Environment, Settings};
+use crm_server::startup::Application;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const JWT_ISSUER: &str = "crm-server";
+pub const JWT_AUDIENCE: &str = "crm-api";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL. The PostgreSQL
+/// run skips (loudly, once per run) when TEST_DATABASE_URL is not set.
+#[macro_export]
+macro_rules! dual_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::helpers::{Backend, TestApp};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = TestApp::spawn(Backend::Sqlite)
+                    .await
+                    .expect("sqlite is always available");
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) = TestApp::spawn(Backend::Postgres).await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+
+static SKIP_WARNING: Once = Once::new();
+
+fn warn_postgres_skipped() {
+    SKIP_WARNING.call_once(|| {
+        // Written straight to the process's stderr, past the test harness's
+        // output capture, so that a skipped suite is seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** WARNING: TEST_DATABASE_URL is not set: the PostgreSQL tests are SKIPPED ***\n"
+        );
+    });
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    handle: actix_web::dev::ServerHandle,
+    pg_drop: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
+    Settings {
+        environment: Environment::Development,
+        bind_address: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url,
+        database_max_connections: 5,
+        data_dir,
+        jwt: JwtSettings {
+            secret: JWT_SECRET.into(),
+            issuer: JWT_ISSUER.into(),
+            audience: JWT_AUDIENCE.into(),
+            access_ttl: Duration::from_secs(900),
+        },
+        refresh_token_ttl: Duration::from_secs(30 * 86_400),
+        cors_allowed_origins: vec!["https://app.example.com".into()],
+        graphiql: true,
+        workers: 1,
+        log_json: false,
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the real server on port 0 against a fresh, migrated database.
+    pub async fn spawn_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        let dir = tempfile::tempdir().unwrap();
+        let (database_url, pg_drop) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
+                    warn_postgres_skipped();
+                    return None;
+                };
+                let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(base.as_str())
+                    .await
+                    .expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .unwrap();
+                admin.close().await.ok();
+                (database_url_with_db(&base, &name), Some((base, name)))
+            }
+        };
+        let mut settings = test_settings(database_url.clone(), dir.path().to_path_buf());
+        tweak(&mut settings);
+        let app = Application::build(settings).await.expect("server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Some(TestApp {
+            backend,
+            address,
+            client: reqwest::Client::new(),
+            database_url,
+            handle,
+            pg_drop,
+            _dir: dir,
+        })
+    }
+
+    pub async fn db(&self) -> DatabaseConnection {
+        Database::connect(self.database_url.as_str()).await.unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// POSTs a GraphQL request and returns the JSON answer; asserts HTTP 200.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200, "graphql over HTTP answers 200");
+        res.json().await.unwrap()
+    }
+
+    pub async fn sign_up(&self, tenant: &str, email: &str) -> Session {
+        let v = self
+            .gql(
+                None,
+                SIGN_UP,
+                json!({ "input": {
+                    "tenantName": tenant, "name": "Owner", "email": email, "password": PASSWORD
+                }}),
+            )
+            .await;
+        Session::from_payload(&v["data"]["signUp"], email)
+    }
+
+    pub async fn login(&self, slug: &str, email: &str, password: &str) -> Value {
+        self.gql(
+            None,
+            &format!("mutation($i: LoginInput!) {{ login(input: $i) {{ {PAYLOAD_FIELDS} }} }}"),
+            json!({ "i": { "tenantSlug": slug, "email": email, "password": password } }),
+        )
+        .await
+    }
+
+    /// Creates a user with the given role in the admin's tenant and signs it in.
+    pub async fn create_user(&self, admin: &Session, email: &str, role: &str) -> Session {
+        let v = self
+            .gql(
+                Some(&admin.token),
+                "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+                json!({ "i": { "email": email, "name": "Member", "role": role, "password": PASSWORD } }),
+            )
+            .await;
+        assert!(v["errors"].is_null(), "{v}");
+        let login = self.login(&admin.slug, email, PASSWORD).await;
+        Session::from_payload(&login["data"]["login"], email)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // sends the stop command now; completion is not awaited
+        drop(self.handle.stop(false));
+        if let Some((base, name)) = self.pg_drop.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    if let Ok(db) = Database::connect(base.as_str()).await {
+                        let _ = db
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = db.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn database_url_with_db(base: &str, name: &str) -> String {
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, format!("?{q}")),
+        None => (base, String::new()),
+    };
+    let root = match head.rfind('/') {
+        Some(i) if i > "postgres://".len() => &head[..i],
+        _ => head,
+    };
+    format!("{root}/{name}{query}")
+}
+
+pub const PAYLOAD_FIELDS: &str = "accessToken refreshToken expiresAt user { id email name role active createdAt } tenant { id name slug currency timezone createdAt }";
+
+pub const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresAt user { id email name role active createdAt } tenant { id name slug currency timezone createdAt } } }";
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub refresh: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub slug: String,
+}
+
+impl Session {
+    pub fn from_payload(p: &Value, _email: &str) -> Self {
+        assert!(p.is_object(), "expected an AuthPayload, got {p}");
+        Self {
+            token: p["accessToken"].as_str().unwrap().into(),
+            refresh: p["refreshToken"].as_str().unwrap().into(),
+            user_id: p["user"]["id"].as_str().unwrap().into(),
+            tenant_id: p["tenant"]["id"].as_str().unwrap().into(),
+            slug: p["tenant"]["slug"].as_str().unwrap().into(),
+        }
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn code(v: &Value) -> &str {
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {v}"))
+}
+
+pub fn field(v: &Value) -> &str {
+    v["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error field in {v}"))
+}

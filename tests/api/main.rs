@@ -1,0 +1,11 @@
+//! The API test suite: one binary, a helper module and a file per area.
+//! Every test runs against the real server over HTTP, on SQLite and, when
+//! TEST_DATABASE_URL is set, on PostgreSQL too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod accounts;
+mod http_layer;
+mod schema_file;
+mod tokens;
