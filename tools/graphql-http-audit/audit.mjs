@@ -101,5 +101,5 @@ const failed = count('error');
 const warnings = count('warn');
 const notices = count('notice');
 if (notices > 0) console.log(`notices (optional MAY audits not met, not counted): ${notices}`);
-console.log(`audit: ${passed} passed, ${failed} failed, ${warnings} warnings`);
+console.log(`graphql-http serverAudits: ${passed} passed, ${failed} failed, ${warnings} warnings`);
 process.exitCode = failed > 0 || warnings > 0 ? 1 : 0;
