@@ -6,6 +6,7 @@
 mod helpers;
 
 mod accounts;
+mod binary;
 mod http_layer;
 mod schema_file;
 mod tokens;

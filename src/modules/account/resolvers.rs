@@ -30,9 +30,9 @@ impl AccountQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = false)] include_inactive: bool,
+        #[graphql(default_with = "Some(false)")] include_inactive: Option<bool>,
     ) -> GqlResult<Vec<UserGql>> {
-        Ok(service::users(ctx.state()?, ctx.auth()?, include_inactive).await?)
+        Ok(service::users(ctx.state()?, ctx.auth()?, include_inactive.unwrap_or(false)).await?)
     }
 }
 
