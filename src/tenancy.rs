@@ -30,7 +30,20 @@ macro_rules! tenant_owned {
     )*};
 }
 
-tenant_owned!(user, refresh_token);
+tenant_owned!(
+    user,
+    refresh_token,
+    pipeline,
+    stage,
+    source,
+    exchange_rate,
+    contact,
+    opportunity,
+    opportunity_contact,
+    opportunity_team,
+    stage_change,
+    opportunity_change,
+);
 
 #[derive(Clone, Copy, Debug)]
 pub struct TenantScope(pub TenantId);

@@ -1,7 +1,17 @@
 //! SeaORM entities. These are storage models only: they never derive GraphQL
 //! types, so columns such as `tenant_id` and `password_hash` cannot leak into
 //! the API by accident.
+pub mod contact;
+pub mod exchange_rate;
 pub mod login_failure;
+pub mod opportunity;
+pub mod opportunity_change;
+pub mod opportunity_contact;
+pub mod opportunity_team;
+pub mod pipeline;
 pub mod refresh_token;
+pub mod source;
+pub mod stage;
+pub mod stage_change;
 pub mod tenant;
 pub mod user;

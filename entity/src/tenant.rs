@@ -9,6 +9,7 @@ pub struct Model {
     pub slug: String,
     pub currency: String,
     pub timezone: String,
+    pub opportunity_seq: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -99,6 +99,7 @@ pub async fn sign_up(state: &AppState, input: SignUpInput) -> AppResult<AuthPayl
         slug: Set(slug.as_str().to_string()),
         currency: Set(currency.as_str().to_string()),
         timezone: Set(timezone.name().to_string()),
+        opportunity_seq: Set(0),
         created_at: Set(ts),
         updated_at: Set(ts),
     }

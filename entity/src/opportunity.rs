@@ -1,0 +1,34 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "opportunities")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub number: i64,
+    pub reference: String,
+    pub title: String,
+    pub pipeline_id: Uuid,
+    pub stage_id: Uuid,
+    /// OPEN, WON or LOST; LATE is derived from the due date, never stored
+    pub status: String,
+    pub probability_override: Option<i32>,
+    pub potential_cents: i64,
+    pub currency: String,
+    pub due_date: Option<Date>,
+    pub owner_id: Uuid,
+    pub source_id: Option<Uuid>,
+    pub lost_reason: Option<String>,
+    pub closed_at: Option<DateTimeUtc>,
+    pub stage_entered_at: DateTimeUtc,
+    pub last_activity_at: Option<DateTimeUtc>,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
