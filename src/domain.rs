@@ -213,6 +213,11 @@ impl Timezone {
     pub fn name(&self) -> &'static str {
         self.0.name()
     }
+
+    /// The calendar date at `now` in this zone.
+    pub fn today_at(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        now.with_timezone(&self.0).date_naive()
+    }
 }
 
 /// A tenant slug: 3..=63 characters of a-z, 0-9 and inner hyphens.
@@ -301,6 +306,27 @@ mod tests {
         assert_eq!(Slug::derive_from("!").as_str(), "xxx");
         assert!(Slug::parse("s", "-ab").is_err());
         assert!(Slug::parse("s", "acme-1").is_ok());
+    }
+
+    #[test]
+    fn today_follows_the_tenant_time_zone_around_midnight() {
+        use chrono::{NaiveDate, TimeZone, Utc};
+        let paris = Timezone::parse("t", "Europe/Paris").unwrap();
+        let auckland = Timezone::parse("t", "Pacific/Auckland").unwrap();
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        // 22:59:59 UTC on 27 Nov is 23:59:59 in Paris (UTC+1): still the 27th
+        let before = Utc.with_ymd_and_hms(2026, 11, 27, 22, 59, 59).unwrap();
+        let after = Utc.with_ymd_and_hms(2026, 11, 27, 23, 0, 0).unwrap();
+        assert_eq!(paris.today_at(before), date(2026, 11, 27));
+        assert_eq!(paris.today_at(after), date(2026, 11, 28));
+        // Auckland is UTC+13 in November: midnight falls at 11:00 UTC
+        let before = Utc.with_ymd_and_hms(2026, 11, 27, 10, 59, 59).unwrap();
+        let after = Utc.with_ymd_and_hms(2026, 11, 27, 11, 0, 0).unwrap();
+        assert_eq!(auckland.today_at(before), date(2026, 11, 27));
+        assert_eq!(auckland.today_at(after), date(2026, 11, 28));
+        // summer time in Paris: UTC+2, midnight at 22:00 UTC
+        let summer = Utc.with_ymd_and_hms(2026, 7, 1, 22, 0, 0).unwrap();
+        assert_eq!(paris.today_at(summer), date(2026, 7, 2));
     }
 
     #[test]

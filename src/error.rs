@@ -25,6 +25,9 @@ pub enum AppError {
     RateLimited { retry_after_secs: i64 },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An error already shaped for GraphQL (and logged), passed along.
+    #[error("{}", .0.message)]
+    Relayed(async_graphql::Error),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -39,6 +42,7 @@ impl AppError {
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL",
+            Self::Relayed(_) => "INTERNAL",
         }
     }
 
@@ -96,6 +100,14 @@ impl From<AppError> for GqlError {
     }
 }
 
+impl AppError {
+    /// Carries an already-answered error (from a DataLoader) through code
+    /// that speaks `AppError`.
+    pub fn from_gql(e: GqlError) -> Self {
+        AppError::Relayed(e.0)
+    }
+}
+
 impl From<GqlError> for async_graphql::Error {
     fn from(e: GqlError) -> Self {
         e.0
@@ -104,6 +116,9 @@ impl From<GqlError> for async_graphql::Error {
 
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
+        if let Self::Relayed(e) = self {
+            return e.clone();
+        }
         if let Self::Internal(cause) = self {
             // the request span carries the request id
             tracing::error!(error = %chain(cause.as_ref()), "internal error");

@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 use crm_server::config::Settings;
+use crm_server::seed::SeedOptions;
 use crm_server::startup::Application;
 use migration::{Migrator, MigratorTrait};
 
@@ -27,6 +28,23 @@ enum Command {
     },
     /// Print the GraphQL SDL (what schema.graphql must equal).
     Schema,
+    /// Migrate, then fill the database with generated data. The same seed
+    /// always generates the same rows.
+    #[command(group = ArgGroup::new("what").required(true).multiple(true).args(["demo", "scale"]))]
+    Seed {
+        /// One small tenant, "demo", to click through.
+        #[arg(long)]
+        demo: bool,
+        /// N opportunities spread over 10 tenants, scale-1 .. scale-10.
+        #[arg(long, value_name = "N")]
+        scale: Option<u32>,
+        /// Every generated value, ids included, derives from this number.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The password of every seeded user.
+        #[arg(long, default_value = crm_server::seed::DEFAULT_PASSWORD)]
+        password: String,
+    },
 }
 
 #[tokio::main]
@@ -47,6 +65,20 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Serve) => serve(settings).await,
         Some(Command::Migrate { status }) => migrate(settings, status).await,
+        Some(Command::Seed {
+            demo,
+            scale,
+            seed,
+            password,
+        }) => {
+            let opts = SeedOptions {
+                demo,
+                scale,
+                seed,
+                password,
+            };
+            run_seed(settings, opts).await
+        }
         Some(Command::Schema) => Ok(()),
     };
     match result {
@@ -74,5 +106,13 @@ async fn migrate(settings: Settings, status: bool) -> Result<(), Box<dyn std::er
         crm_server::db::migrate(&db).await?;
         println!("migrations applied");
     }
+    Ok(())
+}
+
+async fn run_seed(settings: Settings, opts: SeedOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let db = crm_server::db::connect(&settings.database_url, 2).await?;
+    crm_server::db::migrate(&db).await?;
+    let report = crm_server::seed::run(&db, opts).await?;
+    print!("{report}");
     Ok(())
 }

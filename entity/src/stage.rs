@@ -11,6 +11,8 @@ pub struct Model {
     pub position: i32,
     pub probability: i32,
     pub rotten_after_days: Option<i32>,
+    /// kept for history; a deleted stage is in no pipeline listing
+    pub deleted: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

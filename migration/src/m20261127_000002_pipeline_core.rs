@@ -42,6 +42,7 @@ enum Stages {
     Position,
     Probability,
     RottenAfterDays,
+    Deleted,
     CreatedAt,
     UpdatedAt,
 }
@@ -275,6 +276,8 @@ impl MigrationTrait for Migration {
                 .col(int(Stages::Position))
                 .col(int(Stages::Probability))
                 .col(int_null(Stages::RottenAfterDays))
+                // deleted stages stay, so that history keeps pointing somewhere
+                .col(flag(Stages::Deleted))
                 .col(ts(Stages::CreatedAt))
                 .col(ts(Stages::UpdatedAt))
                 .foreign_key(&mut fk(

@@ -7,7 +7,7 @@ use async_graphql::{Context, ErrorExtensions, Guard};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Role, TenantId, UserId};
+use crate::domain::{CurrencyCode, Role, TenantId, Timezone, UserId};
 use crate::error::{AppError, AppResult};
 
 /// Who is calling. Built once per HTTP request (or WebSocket connection)
@@ -24,15 +24,37 @@ pub struct AuthContext {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RequestAuth(pub Option<AuthContext>);
 
+/// The caller's tenant settings, loaded with the caller.
+#[derive(Clone, Debug)]
+pub struct TenantSettings {
+    pub currency: CurrencyCode,
+    pub timezone: Timezone,
+}
+
+impl TenantSettings {
+    /// Today's date in the tenant's time zone: the day on which a due date
+    /// is still OPEN.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.timezone.today_at(chrono::Utc::now())
+    }
+}
+
 pub trait ContextAuth {
     /// The caller, or UNAUTHENTICATED.
     fn auth(&self) -> AppResult<AuthContext>;
+    /// The caller's tenant settings, or UNAUTHENTICATED.
+    fn tenant_settings(&self) -> AppResult<&TenantSettings>;
 }
 
 impl ContextAuth for Context<'_> {
     fn auth(&self) -> AppResult<AuthContext> {
         self.data_opt::<RequestAuth>()
             .and_then(|a| a.0)
+            .ok_or(AppError::Unauthenticated)
+    }
+
+    fn tenant_settings(&self) -> AppResult<&TenantSettings> {
+        self.data_opt::<TenantSettings>()
             .ok_or(AppError::Unauthenticated)
     }
 }
@@ -43,6 +65,7 @@ pub struct RoleGuard(&'static [Role]);
 
 impl RoleGuard {
     pub const ADMIN: RoleGuard = RoleGuard(&[Role::Admin]);
+    pub const MANAGERS: RoleGuard = RoleGuard(&[Role::Admin, Role::Manager]);
 }
 
 impl Guard for RoleGuard {

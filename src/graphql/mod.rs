@@ -7,13 +7,21 @@ use async_graphql::{Context, EmptySubscription, MergedObject, Response, Schema};
 
 use crate::error::{AppError, AppResult};
 use crate::modules::account::{AccountMutation, AccountQuery};
+use crate::modules::contact::{ContactMutation, ContactQuery};
+use crate::modules::opportunity::{OpportunityMutation, OpportunityQuery};
+use crate::modules::pipeline::{PipelineMutation, PipelineQuery};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery);
+pub struct Query(AccountQuery, PipelineQuery, ContactQuery, OpportunityQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation);
+pub struct Mutation(
+    AccountMutation,
+    PipelineMutation,
+    ContactMutation,
+    OpportunityMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

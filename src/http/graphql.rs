@@ -22,8 +22,8 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
-use crate::auth::{AuthContext, RequestAuth};
-use crate::domain::Role;
+use crate::auth::{AuthContext, RequestAuth, TenantSettings};
+use crate::domain::{CurrencyCode, Role, Timezone};
 use crate::graphql::{AppSchema, Executed, MAX_ALIASES};
 use crate::modules::account::service::active_user;
 use crate::state::AppState;
@@ -340,28 +340,58 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// Turns the Authorization header into the caller's identity: a valid
-/// token of a user that still exists and is active. The role comes from
-/// the database, so a demotion takes effect at once.
-pub async fn authenticate(state: &AppState, token: Option<&str>) -> RequestAuth {
-    let Some(identity) = token.and_then(|t| state.jwt.verify(t)) else {
-        return RequestAuth(None);
-    };
-    match active_user(state, identity.tenant, identity.user).await {
-        Ok(Some(user)) => match Role::from_db(&user.role) {
-            Ok(role) => RequestAuth(Some(AuthContext {
-                user: identity.user,
-                tenant: identity.tenant,
-                role,
-            })),
-            Err(_) => RequestAuth(None),
-        },
-        Ok(None) => RequestAuth(None),
+/// Turns a bearer token into the caller's identity: a valid token of a
+/// user that still exists and is active, with its tenant's settings, in
+/// one query. The role comes from the database, so a demotion takes
+/// effect at once.
+pub async fn authenticate(
+    state: &AppState,
+    token: Option<&str>,
+) -> Option<(AuthContext, TenantSettings)> {
+    let identity = token.and_then(|t| state.jwt.verify(t))?;
+    let (user, tenant) = match active_user(state, identity.tenant, identity.user).await {
+        Ok(found) => found?,
         Err(e) => {
             tracing::error!(error = %e, "could not load the caller");
-            RequestAuth(None)
+            return None;
         }
+    };
+    let role = Role::from_db(&user.role).ok()?;
+    let settings = TenantSettings {
+        currency: CurrencyCode::parse("currency", &tenant.currency).ok()?,
+        timezone: Timezone::parse("timezone", &tenant.timezone).ok()?,
+    };
+    Some((
+        AuthContext {
+            user: identity.user,
+            tenant: identity.tenant,
+            role,
+        },
+        settings,
+    ))
+}
+
+/// Per-request data every resolver may need: the caller, its tenant's
+/// settings and the request's DataLoaders.
+pub fn request_data(
+    state: &Arc<AppState>,
+    caller: Option<(AuthContext, TenantSettings)>,
+    mut req: Request,
+) -> Request {
+    match caller {
+        Some((auth, settings)) => {
+            req = req
+                .data(RequestAuth(Some(auth)))
+                .data(crate::loaders::data_loader(
+                    state.clone(),
+                    auth,
+                    settings.clone(),
+                ))
+                .data(settings);
+        }
+        None => req = req.data(RequestAuth(None)),
     }
+    req
 }
 
 fn count_aliases(set: &SelectionSet) -> usize {
@@ -426,7 +456,7 @@ async fn execute(
     media: MediaType,
     is_get: bool,
     schema: &AppSchema,
-    state: &AppState,
+    state: &Arc<AppState>,
 ) -> HttpResponse {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4();
@@ -473,8 +503,8 @@ async fn execute(
             return (s, b, false);
         }
         let executed = Executed::default();
-        let auth = authenticate(state, bearer(req)).await;
-        let gql = gql.data(auth).data(executed.clone());
+        let caller = authenticate(state, bearer(req)).await;
+        let gql = request_data(state, caller, gql).data(executed.clone());
         let resp = schema.execute(gql).await;
         if !executed.get() {
             let (s, b) = request_error(resp.errors, "GRAPHQL_VALIDATION_FAILED");

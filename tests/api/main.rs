@@ -9,4 +9,5 @@ mod accounts;
 mod binary;
 mod http_layer;
 mod schema_file;
+mod seed;
 mod tokens;

@@ -125,6 +125,7 @@ pub async fn sign_up(state: &AppState, input: SignUpInput) -> AppResult<AuthPayl
         })
         .insert(&txn)
         .await?;
+    crate::modules::pipeline::service::seed_defaults(&txn, scope).await?;
     let payload = issue_session(&txn, state, tenant, admin, None).await?;
     txn.commit().await?;
     Ok(payload)
@@ -365,18 +366,21 @@ async fn find_user(state: &AppState, scope: TenantScope, id: Uuid) -> AppResult<
         .ok_or(AppError::NotFound("user"))
 }
 
-/// The caller's user row, if it still exists and is active. Used by the
-/// transports to turn a valid token into an `AuthContext`.
+/// The caller's user row, if it still exists and is active, with its
+/// tenant. Used by the transports to turn a valid token into an
+/// `AuthContext`.
 pub async fn active_user(
     state: &AppState,
     tenant: TenantId,
     user: UserId,
-) -> AppResult<Option<user::Model>> {
-    Ok(TenantScope(tenant)
+) -> AppResult<Option<(user::Model, tenant::Model)>> {
+    let found = TenantScope(tenant)
         .find_id::<user::Entity>(user.0)
         .filter(user::Column::Active.eq(true))
+        .find_also_related(tenant::Entity)
         .one(&state.db)
-        .await?)
+        .await?;
+    Ok(found.and_then(|(u, t)| t.map(|t| (u, t))))
 }
 
 pub async fn user(state: &AppState, auth: AuthContext, id: UserId) -> AppResult<UserGql> {

@@ -1,0 +1,119 @@
+//! Per-request DataLoaders. One loader value serves every key type; each
+//! module implements `Loader<Key>` for the relations it owns, next to its
+//! queries. A loader is built for one caller, so every batch it runs is
+//! scoped to that caller's tenant.
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::{ColumnTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::auth::{AuthContext, TenantSettings};
+use crate::error::{AppError, AppResult, GqlError};
+use crate::state::AppState;
+use crate::tenancy::{TenantOwned, TenantScope};
+
+pub struct AppLoader {
+    pub state: Arc<AppState>,
+    pub scope: TenantScope,
+    pub settings: TenantSettings,
+}
+
+pub fn data_loader(
+    state: Arc<AppState>,
+    auth: AuthContext,
+    settings: TenantSettings,
+) -> DataLoader<AppLoader> {
+    DataLoader::new(
+        AppLoader {
+            state,
+            scope: TenantScope(auth.tenant),
+            settings,
+        },
+        tokio::spawn,
+    )
+}
+
+pub trait ContextLoader {
+    fn loader(&self) -> AppResult<&DataLoader<AppLoader>>;
+}
+
+impl ContextLoader for Context<'_> {
+    fn loader(&self) -> AppResult<&DataLoader<AppLoader>> {
+        self.data_opt::<DataLoader<AppLoader>>()
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// Loads rows of a tenant-owned table by primary key, in one query.
+pub async fn by_ids<E>(
+    loader: &AppLoader,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, E::Model>, GqlError>
+where
+    E: TenantOwned,
+    E::Model: HasId,
+{
+    let rows = loader
+        .scope
+        .find::<E>()
+        .filter(E::id_column().is_in(ids.iter().copied()))
+        .all(&loader.state.db)
+        .await
+        .map_err(AppError::from)?;
+    Ok(rows.into_iter().map(|m| (m.id(), m)).collect())
+}
+
+pub trait HasId {
+    fn id(&self) -> Uuid;
+}
+
+macro_rules! by_id_loader {
+    ($($key:ident => $module:ident),* $(,)?) => {$(
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub Uuid);
+
+        impl HasId for entity::$module::Model {
+            fn id(&self) -> Uuid {
+                self.id
+            }
+        }
+
+        impl Loader<$key> for AppLoader {
+            type Value = entity::$module::Model;
+            type Error = GqlError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+                let rows = by_ids::<entity::$module::Entity>(self, &ids).await?;
+                Ok(rows.into_iter().map(|(id, m)| ($key(id), m)).collect())
+            }
+        }
+    )*};
+}
+
+by_id_loader! {
+    UserKey => user,
+    StageKey => stage,
+    PipelineKey => pipeline,
+    SourceKey => source,
+    ContactKey => contact,
+}
+
+/// Loads one value by key through the request's loader.
+pub async fn load_one<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> AppResult<Option<<AppLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    AppLoader: Loader<K, Error = GqlError>,
+{
+    ctx.loader()?
+        .load_one(key)
+        .await
+        .map_err(AppError::from_gql)
+}

@@ -1,0 +1,83 @@
+use async_graphql::{Context, ID, Object};
+
+use super::service;
+use super::types::{Contact, ContactConnection, ContactFilter, ContactInput, UpdateContactInput};
+use crate::auth::ContextAuth;
+use crate::error::GqlResult;
+use crate::graphql::ContextState;
+use crate::modules::pipeline::resolvers::parse_id;
+use crate::pagination::connection_complexity;
+use crate::tenancy::TenantScope;
+
+#[derive(Default)]
+pub struct ContactQuery;
+
+#[Object]
+impl ContactQuery {
+    /// Contacts by name.
+    #[graphql(complexity = "connection_complexity(child_complexity, first)")]
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ContactFilter>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<ContactConnection> {
+        let page = service::list(
+            ctx.state()?,
+            ctx.auth()?,
+            filter.unwrap_or_default(),
+            first,
+            after,
+        )
+        .await?;
+        Ok(ContactConnection {
+            edges: page.rows,
+            page_info: page.page_info,
+            total_count: page.total,
+        })
+    }
+
+    /// NOT_FOUND (and null) when it does not exist in your tenant.
+    async fn contact(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Contact>> {
+        let auth = ctx.auth()?;
+        let c = service::find(
+            &ctx.state()?.db,
+            TenantScope(auth.tenant),
+            parse_id(&id, "contact")?,
+        )
+        .await?;
+        Ok(Some(Contact(c)))
+    }
+}
+
+#[derive(Default)]
+pub struct ContactMutation;
+
+#[Object]
+impl ContactMutation {
+    async fn create_contact(&self, ctx: &Context<'_>, input: ContactInput) -> GqlResult<Contact> {
+        Ok(Contact(
+            service::create(ctx.state()?, ctx.auth()?, input).await?,
+        ))
+    }
+
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateContactInput,
+    ) -> GqlResult<Contact> {
+        let id = parse_id(&id, "contact")?;
+        Ok(Contact(
+            service::update(ctx.state()?, ctx.auth()?, id, input).await?,
+        ))
+    }
+
+    /// ADMIN and MANAGER only. Refused while opportunities reference it.
+    async fn delete_contact(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
+        let auth = ctx.auth()?;
+        let id = parse_id(&id, "contact")?;
+        Ok(service::delete(ctx.state()?, auth, id).await?)
+    }
+}

@@ -1,0 +1,317 @@
+//! Contact queries and commands.
+use entity::{contact, opportunity_contact};
+use sea_orm::sea_query::{Expr, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, ExprTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::types::{
+    ContactFilter, ContactInput, ContactKind, ContactLifecycle, UpdateContactInput,
+};
+use crate::auth::AuthContext;
+use crate::domain::{Email, Name, Role};
+use crate::error::{AppError, AppResult};
+use crate::modules::pipeline::resolvers::parse_id;
+use crate::modules::pipeline::service::find_source;
+use crate::pagination::{PageInfo, decode_cursor, encode_cursor, page_size, split_page};
+use crate::state::AppState;
+use crate::tenancy::{TenantScope, now};
+
+pub async fn find<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    id: Uuid,
+) -> AppResult<contact::Model> {
+    scope
+        .find_id::<contact::Entity>(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("contact"))
+}
+
+fn phone(raw: &str) -> AppResult<String> {
+    let p = raw.trim();
+    let ok = (3..=50).contains(&p.chars().count())
+        && p.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        && p.chars().any(|c| c.is_ascii_digit());
+    if !ok {
+        return Err(AppError::bad_input(
+            "phone",
+            "phone must be 3 to 50 characters of digits, spaces and + - ( ) .",
+        ));
+    }
+    Ok(p.to_string())
+}
+
+/// The company a person may work for: a COMPANY of the same tenant.
+async fn company<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    id: Uuid,
+    kind: ContactKind,
+    self_id: Option<Uuid>,
+) -> AppResult<Uuid> {
+    let c = find(conn, scope, id).await?;
+    if kind != ContactKind::Person {
+        return Err(AppError::bad_input(
+            "companyId",
+            "only a PERSON can belong to a company",
+        ));
+    }
+    if c.kind != ContactKind::Company.as_str() || Some(c.id) == self_id {
+        return Err(AppError::bad_input(
+            "companyId",
+            "companyId must be a COMPANY contact",
+        ));
+    }
+    Ok(c.id)
+}
+
+pub async fn create(
+    state: &AppState,
+    auth: AuthContext,
+    input: ContactInput,
+) -> AppResult<contact::Model> {
+    let scope = TenantScope(auth.tenant);
+    let name = Name::parse("name", &input.name)?.into_inner();
+    let email = input
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| Email::parse("email", e))
+        .transpose()?;
+    let phone = input
+        .phone
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+        .map(phone)
+        .transpose()?;
+    let company_id = match &input.company_id {
+        Some(id) => {
+            Some(company(&state.db, scope, parse_id(id, "contact")?, input.kind, None).await?)
+        }
+        None => None,
+    };
+    let source_id = match &input.source_id {
+        Some(id) => Some(
+            find_source(&state.db, scope, parse_id(id, "source")?)
+                .await?
+                .id,
+        ),
+        None => None,
+    };
+    let ts = now();
+    Ok(scope
+        .stamp(contact::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            kind: Set(input.kind.as_str().into()),
+            lifecycle: Set(ContactLifecycle::Prospect.as_str().into()),
+            name: Set(name),
+            email: Set(email.map(|e| e.as_str().to_string())),
+            phone: Set(phone),
+            company_id: Set(company_id),
+            source_id: Set(source_id),
+            created_at: Set(ts),
+            updated_at: Set(ts),
+            ..Default::default()
+        })
+        .insert(&state.db)
+        .await?)
+}
+
+pub async fn update(
+    state: &AppState,
+    auth: AuthContext,
+    id: Uuid,
+    input: UpdateContactInput,
+) -> AppResult<contact::Model> {
+    let scope = TenantScope(auth.tenant);
+    let current = find(&state.db, scope, id).await?;
+    let kind = ContactKind::from_db(&current.kind)?;
+    let mut update = scope
+        .update_many::<contact::Entity>()
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now()))
+        .filter(contact::Column::Id.eq(current.id));
+    if let Some(n) = &input.name {
+        update = update.col_expr(
+            contact::Column::Name,
+            Expr::value(Name::parse("name", n)?.into_inner()),
+        );
+    }
+    if let Some(e) = input.email.value().filter(|e| !e.trim().is_empty()) {
+        update = update.col_expr(
+            contact::Column::Email,
+            Expr::value(Email::parse("email", e)?.as_str()),
+        );
+    } else if input.email.is_null() || input.email.value().is_some_and(|e| e.trim().is_empty()) {
+        update = update.col_expr(contact::Column::Email, Expr::value(Option::<String>::None));
+    }
+    if let Some(p) = input.phone.value().filter(|p| !p.trim().is_empty()) {
+        update = update.col_expr(contact::Column::Phone, Expr::value(phone(p)?));
+    } else if input.phone.is_null() || input.phone.value().is_some_and(|p| p.trim().is_empty()) {
+        update = update.col_expr(contact::Column::Phone, Expr::value(Option::<String>::None));
+    }
+    if let Some(cid) = input.company_id.value() {
+        let cid = company(
+            &state.db,
+            scope,
+            parse_id(cid, "contact")?,
+            kind,
+            Some(current.id),
+        )
+        .await?;
+        update = update.col_expr(contact::Column::CompanyId, Expr::value(Some(cid)));
+    } else if input.company_id.is_null() {
+        update = update.col_expr(
+            contact::Column::CompanyId,
+            Expr::value(Option::<Uuid>::None),
+        );
+    }
+    if let Some(l) = input.lifecycle {
+        update = update.col_expr(contact::Column::Lifecycle, Expr::value(l.as_str()));
+    }
+    update.exec(&state.db).await?;
+    find(&state.db, scope, id).await
+}
+
+/// Refused while opportunities reference the contact (or people work for
+/// the company), so that nothing is lost by accident.
+pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<bool> {
+    if !matches!(auth.role, Role::Admin | Role::Manager) {
+        return Err(AppError::Forbidden);
+    }
+    let scope = TenantScope(auth.tenant);
+    let c = find(&state.db, scope, id).await?;
+    let used = scope
+        .find::<opportunity_contact::Entity>()
+        .filter(opportunity_contact::Column::ContactId.eq(c.id))
+        .count(&state.db)
+        .await?;
+    if used > 0 {
+        return Err(AppError::bad_input(
+            "id",
+            format!("{used} opportunities reference this contact: remove it from them first"),
+        ));
+    }
+    let people = scope
+        .find::<contact::Entity>()
+        .filter(contact::Column::CompanyId.eq(c.id))
+        .count(&state.db)
+        .await?;
+    if people > 0 {
+        return Err(AppError::bad_input(
+            "id",
+            format!("{people} people work for this company: move them first"),
+        ));
+    }
+    scope
+        .delete_many::<contact::Entity>()
+        .filter(contact::Column::Id.eq(c.id))
+        .exec(&state.db)
+        .await?;
+    Ok(true)
+}
+
+#[derive(Serialize, Deserialize)]
+struct ContactCursor {
+    n: String,
+    id: Uuid,
+}
+
+fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn lower(col: contact::Column) -> Expr {
+    Func::lower(Expr::col((contact::Entity, col))).into()
+}
+
+pub struct ContactPage {
+    pub rows: Vec<(String, contact::Model)>,
+    pub page_info: PageInfo,
+    pub total: i64,
+}
+
+/// Contacts by name (case-insensitive), then id, keyset-paginated.
+pub async fn list(
+    state: &AppState,
+    auth: AuthContext,
+    filter: ContactFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<ContactPage> {
+    let first = page_size(first)?;
+    let scope = TenantScope(auth.tenant);
+    let mut cond = Condition::all();
+    if let Some(k) = filter.kind {
+        cond = cond.add(contact::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(l) = filter.lifecycle {
+        cond = cond.add(contact::Column::Lifecycle.eq(l.as_str()));
+    }
+    if let Some(s) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        let pat = like_pattern(s);
+        cond = cond.add(
+            Condition::any()
+                .add(lower(contact::Column::Name).like(LikeExpr::new(pat.clone()).escape('\\')))
+                .add(lower(contact::Column::Email).like(LikeExpr::new(pat).escape('\\'))),
+        );
+    }
+    let total = scope
+        .find::<contact::Entity>()
+        .filter(cond.clone())
+        .count(&state.db)
+        .await? as i64;
+    let mut q = scope.find::<contact::Entity>().filter(cond);
+    if let Some(a) = after {
+        let c: ContactCursor = decode_cursor(&a)?;
+        q = q.filter(
+            Condition::any()
+                .add(lower(contact::Column::Name).gt(c.n.clone()))
+                .add(
+                    Condition::all()
+                        .add(lower(contact::Column::Name).eq(c.n))
+                        .add(contact::Column::Id.gt(c.id)),
+                ),
+        );
+    }
+    let rows = q
+        .order_by_asc(lower(contact::Column::Name))
+        .order_by_asc(contact::Column::Id)
+        .limit(first + 1)
+        .all(&state.db)
+        .await?;
+    let (rows, more) = split_page(rows, first);
+    let rows: Vec<(String, contact::Model)> = rows
+        .into_iter()
+        .map(|m| {
+            (
+                encode_cursor(&ContactCursor {
+                    n: m.name.to_lowercase(),
+                    id: m.id,
+                }),
+                m,
+            )
+        })
+        .collect();
+    Ok(ContactPage {
+        page_info: PageInfo {
+            has_next_page: more,
+            has_previous_page: false,
+            start_cursor: rows.first().map(|r| r.0.clone()),
+            end_cursor: rows.last().map(|r| r.0.clone()),
+        },
+        rows,
+        total,
+    })
+}

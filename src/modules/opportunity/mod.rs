@@ -1,0 +1,8 @@
+//! Opportunities: the deals moving through pipelines.
+pub mod query;
+pub mod resolvers;
+pub mod service;
+pub mod types;
+
+pub use query::{PipelineTotalsKey, StageTotalsKey, Totals};
+pub use resolvers::{OpportunityMutation, OpportunityQuery};

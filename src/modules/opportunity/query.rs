@@ -1,0 +1,685 @@
+//! Reading opportunities: filters, keyset pages, and the aggregates, all
+//! computed by the database. Amount arithmetic follows `crate::money`.
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    contact, exchange_rate, opportunity, opportunity_contact, opportunity_team, stage, user,
+};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, JoinType, LikeExpr, Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, ExprTrait, FromQueryResult, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::types::{LATE, LOST, OPEN, OpportunitySortField, SortDirection, WON};
+use crate::auth::TenantSettings;
+use crate::error::{AppError, AppResult, GqlError};
+use crate::loaders::AppLoader;
+use crate::money::{convert_sql, rate_sql};
+use crate::pagination::{PageInfo, decode_cursor, encode_cursor, split_page};
+use crate::tenancy::TenantScope;
+
+/// The effective probability of a row (needs `stages` joined).
+const PROB_SQL: &str = "(CASE opportunities.status WHEN 'WON' THEN 100 WHEN 'LOST' THEN 0 ELSE COALESCE(opportunities.probability_override, stages.probability) END)";
+
+fn weighted_sql() -> String {
+    format!("((opportunities.potential_cents * {PROB_SQL} + 50) / 100)")
+}
+
+/// Converted potential and weighted potential, in tenant-currency cents.
+fn potential_sql(settings: &TenantSettings) -> String {
+    convert_sql(
+        "opportunities.potential_cents",
+        &rate_sql(&settings.currency),
+    )
+}
+fn weighted_converted_sql(settings: &TenantSettings) -> String {
+    convert_sql(&weighted_sql(), &rate_sql(&settings.currency))
+}
+
+/// Joins the stage (for its probability) and the exchange rate of the
+/// row's currency.
+fn join_money(q: &mut SelectStatement) {
+    q.join(
+        JoinType::InnerJoin,
+        stage::Entity,
+        Expr::col((stage::Entity, stage::Column::Id))
+            .equals((opportunity::Entity, opportunity::Column::StageId)),
+    )
+    .join(
+        JoinType::LeftJoin,
+        exchange_rate::Entity,
+        Condition::all()
+            .add(
+                Expr::col((exchange_rate::Entity, exchange_rate::Column::TenantId))
+                    .equals((opportunity::Entity, opportunity::Column::TenantId)),
+            )
+            .add(
+                Expr::col((exchange_rate::Entity, exchange_rate::Column::Currency))
+                    .equals((opportunity::Entity, opportunity::Column::Currency)),
+            ),
+    );
+}
+
+/// Statuses as SQL. OPEN and LATE are derived: LATE is an open row whose
+/// due date is before today in the tenant's zone.
+pub fn status_condition(mask: u8, today: NaiveDate) -> Option<Condition> {
+    if mask & (OPEN | LATE | WON | LOST) == (OPEN | LATE | WON | LOST) {
+        return None;
+    }
+    let mut any = Condition::any();
+    if mask & OPEN != 0 {
+        any = any.add(
+            Condition::all()
+                .add(opportunity::Column::Status.eq("OPEN"))
+                .add(
+                    Condition::any()
+                        .add(opportunity::Column::DueDate.is_null())
+                        .add(opportunity::Column::DueDate.gte(today)),
+                ),
+        );
+    }
+    if mask & LATE != 0 {
+        any = any.add(
+            Condition::all()
+                .add(opportunity::Column::Status.eq("OPEN"))
+                .add(opportunity::Column::DueDate.lt(today)),
+        );
+    }
+    if mask & WON != 0 {
+        any = any.add(opportunity::Column::Status.eq("WON"));
+    }
+    if mask & LOST != 0 {
+        any = any.add(opportunity::Column::Status.eq("LOST"));
+    }
+    if mask == 0 {
+        any = any.add(Expr::cust("1 = 0"));
+    }
+    Some(any)
+}
+
+pub fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Reference, title or a contact's name contains `search`.
+pub fn search_condition(search: &str) -> Condition {
+    let pat = like_pattern(search);
+    let like = |e: Expr| e.like(LikeExpr::new(pat.clone()).escape('\\'));
+    let contact_match = Query::select()
+        .expr(Expr::val(1))
+        .from(opportunity_contact::Entity)
+        .inner_join(
+            contact::Entity,
+            Expr::col((contact::Entity, contact::Column::Id)).equals((
+                opportunity_contact::Entity,
+                opportunity_contact::Column::ContactId,
+            )),
+        )
+        .and_where(
+            Expr::col((
+                opportunity_contact::Entity,
+                opportunity_contact::Column::OpportunityId,
+            ))
+            .equals((opportunity::Entity, opportunity::Column::Id)),
+        )
+        .and_where(like(
+            Func::lower(Expr::col((contact::Entity, contact::Column::Name))).into(),
+        ))
+        .take();
+    Condition::any()
+        .add(like(
+            Func::lower(Expr::col((
+                opportunity::Entity,
+                opportunity::Column::Reference,
+            )))
+            .into(),
+        ))
+        .add(like(
+            Func::lower(Expr::col((opportunity::Entity, opportunity::Column::Title))).into(),
+        ))
+        .add(Expr::exists(contact_match))
+}
+
+/// The opportunity is linked to `contact`.
+pub fn contact_condition(contact: Uuid) -> Condition {
+    let sub = Query::select()
+        .expr(Expr::val(1))
+        .from(opportunity_contact::Entity)
+        .and_where(
+            Expr::col((
+                opportunity_contact::Entity,
+                opportunity_contact::Column::OpportunityId,
+            ))
+            .equals((opportunity::Entity, opportunity::Column::Id)),
+        )
+        .and_where(
+            Expr::col((
+                opportunity_contact::Entity,
+                opportunity_contact::Column::ContactId,
+            ))
+            .eq(contact),
+        )
+        .take();
+    Condition::all().add(Expr::exists(sub))
+}
+
+/// A resolved list request: which rows (without paging) and in what order.
+#[derive(Clone)]
+pub struct ListQuery {
+    pub scope: TenantScope,
+    pub condition: Condition,
+    pub field: OpportunitySortField,
+    pub direction: SortDirection,
+}
+
+impl ListQuery {
+    fn sort_sql(&self, settings: &TenantSettings) -> String {
+        match self.field {
+            OpportunitySortField::DueDate => {
+                "COALESCE(opportunities.due_date, '9999-12-31')".into()
+            }
+            OpportunitySortField::CreatedAt => "opportunities.created_at".into(),
+            OpportunitySortField::UpdatedAt => "opportunities.updated_at".into(),
+            OpportunitySortField::Potential => potential_sql(settings),
+            OpportunitySortField::WeightedPotential => weighted_converted_sql(settings),
+            OpportunitySortField::Title => "LOWER(opportunities.title)".into(),
+        }
+    }
+
+    fn base(&self) -> Select<opportunity::Entity> {
+        let mut select = self
+            .scope
+            .find::<opportunity::Entity>()
+            .filter(self.condition.clone());
+        join_money(QueryTrait::query(&mut select));
+        select
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    f: String,
+    d: String,
+    v: serde_json::Value,
+    id: Uuid,
+}
+
+fn field_name(f: OpportunitySortField) -> &'static str {
+    match f {
+        OpportunitySortField::DueDate => "DUE_DATE",
+        OpportunitySortField::CreatedAt => "CREATED_AT",
+        OpportunitySortField::UpdatedAt => "UPDATED_AT",
+        OpportunitySortField::Potential => "POTENTIAL",
+        OpportunitySortField::WeightedPotential => "WEIGHTED_POTENTIAL",
+        OpportunitySortField::Title => "TITLE",
+    }
+}
+
+fn dir_name(d: SortDirection) -> &'static str {
+    match d {
+        SortDirection::Asc => "ASC",
+        SortDirection::Desc => "DESC",
+    }
+}
+
+fn bad_cursor() -> AppError {
+    AppError::bad_input("after", "after is not a cursor of this list and order")
+}
+
+/// The cursor's sort value as a bind value of the right type.
+fn cursor_value(field: OpportunitySortField, v: &serde_json::Value) -> AppResult<Value> {
+    Ok(match field {
+        OpportunitySortField::DueDate => {
+            let s = v.as_str().ok_or_else(bad_cursor)?;
+            Value::from(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_cursor())?)
+        }
+        OpportunitySortField::CreatedAt | OpportunitySortField::UpdatedAt => {
+            let s = v.as_str().ok_or_else(bad_cursor)?;
+            Value::from(
+                DateTime::parse_from_rfc3339(s)
+                    .map_err(|_| bad_cursor())?
+                    .with_timezone(&Utc),
+            )
+        }
+        OpportunitySortField::Potential | OpportunitySortField::WeightedPotential => {
+            Value::from(v.as_i64().ok_or_else(bad_cursor)?)
+        }
+        OpportunitySortField::Title => Value::from(v.as_str().ok_or_else(bad_cursor)?.to_string()),
+    })
+}
+
+fn row_sort_value(
+    field: OpportunitySortField,
+    row: &sea_orm::QueryResult,
+) -> AppResult<serde_json::Value> {
+    Ok(match field {
+        OpportunitySortField::DueDate => {
+            let d: NaiveDate = row.try_get("", "sort_key")?;
+            serde_json::Value::from(d.format("%Y-%m-%d").to_string())
+        }
+        OpportunitySortField::CreatedAt | OpportunitySortField::UpdatedAt => {
+            let d: DateTime<Utc> = row.try_get("", "sort_key")?;
+            serde_json::Value::from(d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }
+        OpportunitySortField::Potential | OpportunitySortField::WeightedPotential => {
+            let n: i64 = row.try_get("", "sort_key")?;
+            serde_json::Value::from(n)
+        }
+        OpportunitySortField::Title => {
+            let s: String = row.try_get("", "sort_key")?;
+            serde_json::Value::from(s)
+        }
+    })
+}
+
+pub struct Page {
+    pub rows: Vec<(String, opportunity::Model)>,
+    pub page_info: PageInfo,
+}
+
+/// One page, ordered by the sort value then id (so ties are stable), after
+/// the cursor if any.
+pub async fn page(
+    db: &DatabaseConnection,
+    q: &ListQuery,
+    settings: &TenantSettings,
+    first: u64,
+    after: Option<&str>,
+) -> AppResult<Page> {
+    let sort = q.sort_sql(settings);
+    let order = match q.direction {
+        SortDirection::Asc => Order::Asc,
+        SortDirection::Desc => Order::Desc,
+    };
+    let mut select = q.base().column_as(Expr::cust(sort.clone()), "sort_key");
+    if let Some(after) = after {
+        let c: Cursor = decode_cursor(after)?;
+        if c.f != field_name(q.field) || c.d != dir_name(q.direction) {
+            return Err(bad_cursor());
+        }
+        let v = cursor_value(q.field, &c.v)?;
+        let key = || Expr::cust(sort.clone());
+        let cond = match q.direction {
+            SortDirection::Asc => Condition::any().add(key().gt(Expr::val(v.clone()))).add(
+                Condition::all()
+                    .add(key().eq(Expr::val(v)))
+                    .add(opportunity::Column::Id.gt(c.id)),
+            ),
+            SortDirection::Desc => Condition::any().add(key().lt(Expr::val(v.clone()))).add(
+                Condition::all()
+                    .add(key().eq(Expr::val(v)))
+                    .add(opportunity::Column::Id.lt(c.id)),
+            ),
+        };
+        select = select.filter(cond);
+    }
+    let select = select
+        .order_by(Expr::cust(sort.clone()), order.clone())
+        .order_by(opportunity::Column::Id, order)
+        .limit(first + 1);
+    let stmt = select.build(db.get_database_backend());
+    let raw = db.query_all_raw(stmt).await?;
+    let (raw, more) = split_page(raw, first);
+    let mut rows = Vec::with_capacity(raw.len());
+    for r in raw {
+        let m = opportunity::Model::from_query_result(&r, "")?;
+        let cursor = Cursor {
+            f: field_name(q.field).into(),
+            d: dir_name(q.direction).into(),
+            v: row_sort_value(q.field, &r)?,
+            id: m.id,
+        };
+        rows.push((encode_cursor(&cursor), m));
+    }
+    Ok(Page {
+        page_info: PageInfo {
+            has_next_page: more,
+            has_previous_page: false,
+            start_cursor: rows.first().map(|r| r.0.clone()),
+            end_cursor: rows.last().map(|r| r.0.clone()),
+        },
+        rows,
+    })
+}
+
+/// Count, potential and weighted potential, in tenant-currency cents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub count: i64,
+    pub potential_cents: i64,
+    pub weighted_cents: i64,
+}
+
+#[derive(FromQueryResult)]
+struct TotalsRow {
+    n: i64,
+    p: i64,
+    w: i64,
+}
+
+#[derive(FromQueryResult)]
+struct GroupedTotalsRow {
+    k: Uuid,
+    n: i64,
+    p: i64,
+    w: i64,
+}
+
+fn with_totals(
+    select: Select<opportunity::Entity>,
+    settings: &TenantSettings,
+) -> Select<opportunity::Entity> {
+    select
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(
+            Expr::cust(format!(
+                "CAST(COALESCE(SUM({}), 0) AS BIGINT)",
+                potential_sql(settings)
+            )),
+            "p",
+        )
+        .column_as(
+            Expr::cust(format!(
+                "CAST(COALESCE(SUM({}), 0) AS BIGINT)",
+                weighted_converted_sql(settings)
+            )),
+            "w",
+        )
+}
+
+/// Totals over every row of the list (not just a page): one statement.
+pub async fn totals(
+    db: &DatabaseConnection,
+    q: &ListQuery,
+    settings: &TenantSettings,
+) -> AppResult<Totals> {
+    let row = with_totals(q.base(), settings)
+        .into_model::<TotalsRow>()
+        .one(db)
+        .await?;
+    Ok(row
+        .map(|r| Totals {
+            count: r.n,
+            potential_cents: r.p,
+            weighted_cents: r.w,
+        })
+        .unwrap_or_default())
+}
+
+async fn grouped_totals(
+    loader: &AppLoader,
+    group: opportunity::Column,
+    keys: &[Uuid],
+    condition: Option<Condition>,
+) -> AppResult<HashMap<Uuid, Totals>> {
+    let mut select = loader
+        .scope
+        .find::<opportunity::Entity>()
+        .filter(group.is_in(keys.iter().copied()));
+    if let Some(c) = condition {
+        select = select.filter(c);
+    }
+    join_money(QueryTrait::query(&mut select));
+    let rows = with_totals(select, &loader.settings)
+        .column_as(group, "k")
+        .group_by(group)
+        .into_model::<GroupedTotalsRow>()
+        .all(&loader.state.db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.k,
+                Totals {
+                    count: r.n,
+                    potential_cents: r.p,
+                    weighted_cents: r.w,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Totals of one stage's opportunities with the given statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StageTotalsKey(pub Uuid, pub u8);
+
+impl Loader<StageTotalsKey> for AppLoader {
+    type Value = Totals;
+    type Error = GqlError;
+
+    async fn load(
+        &self,
+        keys: &[StageTotalsKey],
+    ) -> Result<HashMap<StageTotalsKey, Totals>, GqlError> {
+        let today = self.settings.today();
+        let mut out = HashMap::new();
+        let mut masks: Vec<u8> = keys.iter().map(|k| k.1).collect();
+        masks.sort_unstable();
+        masks.dedup();
+        for mask in masks {
+            let stages: Vec<Uuid> = keys.iter().filter(|k| k.1 == mask).map(|k| k.0).collect();
+            let found = grouped_totals(
+                self,
+                opportunity::Column::StageId,
+                &stages,
+                status_condition(mask, today),
+            )
+            .await?;
+            for s in stages {
+                out.insert(
+                    StageTotalsKey(s, mask),
+                    found.get(&s).copied().unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Totals of a pipeline's open (OPEN + LATE) opportunities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PipelineTotalsKey(pub Uuid);
+
+impl Loader<PipelineTotalsKey> for AppLoader {
+    type Value = Totals;
+    type Error = GqlError;
+
+    async fn load(
+        &self,
+        keys: &[PipelineTotalsKey],
+    ) -> Result<HashMap<PipelineTotalsKey, Totals>, GqlError> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let open = Condition::all().add(opportunity::Column::Status.eq("OPEN"));
+        let found = grouped_totals(self, opportunity::Column::PipelineId, &ids, Some(open)).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                (
+                    PipelineTotalsKey(id),
+                    found.get(&id).copied().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+}
+
+/// The first page of a board column (newest first), for many stages in one
+/// statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StageColumnKey {
+    pub stage: Uuid,
+    pub mask: u8,
+    pub first: u64,
+}
+
+impl Loader<StageColumnKey> for AppLoader {
+    type Value = Vec<(serde_json::Value, opportunity::Model)>;
+    type Error = GqlError;
+
+    async fn load(
+        &self,
+        keys: &[StageColumnKey],
+    ) -> Result<HashMap<StageColumnKey, Self::Value>, GqlError> {
+        let today = self.settings.today();
+        let db = &self.state.db;
+        let mut out: HashMap<StageColumnKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut groups: Vec<(u8, u64)> = keys.iter().map(|k| (k.mask, k.first)).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        for (mask, first) in groups {
+            let stages: Vec<Uuid> = keys
+                .iter()
+                .filter(|k| k.mask == mask && k.first == first)
+                .map(|k| k.stage)
+                .collect();
+            let mut inner = self
+                .scope
+                .find::<opportunity::Entity>()
+                .filter(opportunity::Column::StageId.is_in(stages));
+            if let Some(c) = status_condition(mask, today) {
+                inner = inner.filter(c);
+            }
+            let inner = inner
+                .column_as(
+                    Expr::cust("ROW_NUMBER() OVER (PARTITION BY opportunities.stage_id ORDER BY opportunities.created_at DESC, opportunities.id DESC)"),
+                    "rn",
+                )
+                .into_query();
+            let outer = Query::select()
+                .column(Asterisk)
+                .from_subquery(inner, Alias::new("t"))
+                .and_where(Expr::col(Alias::new("rn")).lte((first + 1) as i64))
+                .order_by(Alias::new("rn"), Order::Asc)
+                .take();
+            let rows = db.query_all(&outer).await.map_err(AppError::from)?;
+            for r in rows {
+                let m = opportunity::Model::from_query_result(&r, "").map_err(AppError::from)?;
+                let v = serde_json::Value::from(
+                    m.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                );
+                if let Some(list) = out.get_mut(&StageColumnKey {
+                    stage: m.stage_id,
+                    mask,
+                    first,
+                }) {
+                    list.push((v, m));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub fn column_cursor(v: serde_json::Value, id: Uuid) -> String {
+    encode_cursor(&Cursor {
+        f: field_name(OpportunitySortField::CreatedAt).into(),
+        d: dir_name(SortDirection::Desc).into(),
+        v,
+        id,
+    })
+}
+
+/// The team of an opportunity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TeamKey(pub Uuid);
+
+impl Loader<TeamKey> for AppLoader {
+    type Value = Vec<user::Model>;
+    type Error = GqlError;
+
+    async fn load(&self, keys: &[TeamKey]) -> Result<HashMap<TeamKey, Self::Value>, GqlError> {
+        let rows = self
+            .scope
+            .find::<opportunity_team::Entity>()
+            .filter(opportunity_team::Column::OpportunityId.is_in(keys.iter().map(|k| k.0)))
+            .find_also_related(user::Entity)
+            .order_by_asc(user::Column::Name)
+            .all(&self.state.db)
+            .await
+            .map_err(AppError::from)?;
+        let mut out: HashMap<TeamKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for (link, u) in rows {
+            if let Some(u) = u {
+                out.entry(TeamKey(link.opportunity_id)).or_default().push(u);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The contact links of an opportunity, primary first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OpportunityContactsKey(pub Uuid);
+
+impl Loader<OpportunityContactsKey> for AppLoader {
+    type Value = Vec<opportunity_contact::Model>;
+    type Error = GqlError;
+
+    async fn load(
+        &self,
+        keys: &[OpportunityContactsKey],
+    ) -> Result<HashMap<OpportunityContactsKey, Self::Value>, GqlError> {
+        let rows = self
+            .scope
+            .find::<opportunity_contact::Entity>()
+            .filter(opportunity_contact::Column::OpportunityId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_desc(opportunity_contact::Column::IsPrimary)
+            .order_by_asc(opportunity_contact::Column::CreatedAt)
+            .all(&self.state.db)
+            .await
+            .map_err(AppError::from)?;
+        let mut out: HashMap<OpportunityContactsKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for l in rows {
+            out.entry(OpportunityContactsKey(l.opportunity_id))
+                .or_default()
+                .push(l);
+        }
+        Ok(out)
+    }
+}
+
+/// The primary contact of an opportunity, in one statement for many.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PrimaryContactKey(pub Uuid);
+
+impl Loader<PrimaryContactKey> for AppLoader {
+    type Value = contact::Model;
+    type Error = GqlError;
+
+    async fn load(
+        &self,
+        keys: &[PrimaryContactKey],
+    ) -> Result<HashMap<PrimaryContactKey, contact::Model>, GqlError> {
+        let rows = self
+            .scope
+            .find::<opportunity_contact::Entity>()
+            .filter(opportunity_contact::Column::OpportunityId.is_in(keys.iter().map(|k| k.0)))
+            .filter(opportunity_contact::Column::IsPrimary.eq(true))
+            .find_also_related(contact::Entity)
+            .all(&self.state.db)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(l, c)| c.map(|c| (PrimaryContactKey(l.opportunity_id), c)))
+            .collect())
+    }
+}

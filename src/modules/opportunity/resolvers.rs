@@ -1,0 +1,274 @@
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object};
+use entity::opportunity;
+use sea_orm::ColumnTrait;
+use sea_orm::Condition;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use super::query::{self, ListQuery, StageColumnKey, column_cursor, status_condition};
+use super::service;
+use super::types::{
+    CreateOpportunityInput, Opportunity, OpportunityConnection, OpportunityContactInput,
+    OpportunityFilter, OpportunityOrder, OpportunitySortField, SortDirection,
+    UpdateOpportunityInput,
+};
+use crate::auth::{ContextAuth, RoleGuard};
+use crate::error::{AppResult, GqlResult};
+use crate::graphql::ContextState;
+use crate::loaders::load_one;
+use crate::modules::pipeline::resolvers::parse_id;
+use crate::pagination::{PageInfo, connection_complexity, page_size};
+use crate::tenancy::TenantScope;
+
+async fn connection(
+    ctx: &Context<'_>,
+    q: ListQuery,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<OpportunityConnection> {
+    let first = page_size(first)?;
+    let page = query::page(
+        &ctx.state()?.db,
+        &q,
+        ctx.tenant_settings()?,
+        first,
+        after.as_deref(),
+    )
+    .await?;
+    Ok(OpportunityConnection {
+        rows: page.rows,
+        page_info: page.page_info,
+        query: Arc::new(q),
+        totals: OnceCell::new(),
+    })
+}
+
+/// A board column. Its first page comes through a loader (one statement
+/// for all the columns of a board); later pages are ordinary list pages.
+pub async fn stage_column(
+    ctx: &Context<'_>,
+    stage: Uuid,
+    mask: u8,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<OpportunityConnection> {
+    let auth = ctx.auth()?;
+    let settings = ctx.tenant_settings()?;
+    let mut condition = Condition::all().add(opportunity::Column::StageId.eq(stage));
+    if let Some(c) = status_condition(mask, settings.today()) {
+        condition = condition.add(c);
+    }
+    let q = ListQuery {
+        scope: TenantScope(auth.tenant),
+        condition,
+        field: OpportunitySortField::CreatedAt,
+        direction: SortDirection::Desc,
+    };
+    if after.is_some() {
+        return connection(ctx, q, first, after).await;
+    }
+    let first = page_size(first)?;
+    let rows = load_one(ctx, StageColumnKey { stage, mask, first })
+        .await?
+        .unwrap_or_default();
+    let more = rows.len() as u64 > first;
+    let rows: Vec<_> = rows
+        .into_iter()
+        .take(first as usize)
+        .map(|(v, m)| (column_cursor(v, m.id), m))
+        .collect();
+    Ok(OpportunityConnection {
+        page_info: PageInfo {
+            has_next_page: more,
+            has_previous_page: false,
+            start_cursor: rows.first().map(|r| r.0.clone()),
+            end_cursor: rows.last().map(|r| r.0.clone()),
+        },
+        rows,
+        query: Arc::new(q),
+        totals: OnceCell::new(),
+    })
+}
+
+/// The opportunities a contact is on, newest first.
+pub async fn contact_opportunities(
+    ctx: &Context<'_>,
+    contact: Uuid,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<OpportunityConnection> {
+    let auth = ctx.auth()?;
+    let q = ListQuery {
+        scope: TenantScope(auth.tenant),
+        condition: query::contact_condition(contact),
+        field: OpportunitySortField::CreatedAt,
+        direction: SortDirection::Desc,
+    };
+    connection(ctx, q, first, after).await
+}
+
+#[derive(Default)]
+pub struct OpportunityQuery;
+
+#[Object]
+impl OpportunityQuery {
+    /// Filtered, sorted (default: newest first) and keyset-paginated.
+    #[graphql(complexity = "connection_complexity(child_complexity, first)")]
+    async fn opportunities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OpportunityFilter>,
+        order_by: Option<OpportunityOrder>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<OpportunityConnection> {
+        let q = service::list_query(
+            ctx.state()?,
+            ctx.auth()?,
+            ctx.tenant_settings()?,
+            &filter.unwrap_or_default(),
+            order_by,
+        )
+        .await?;
+        Ok(connection(ctx, q, first, after).await?)
+    }
+
+    /// NOT_FOUND (and null) when it does not exist in your tenant.
+    async fn opportunity(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Opportunity>> {
+        let auth = ctx.auth()?;
+        let o = service::find(
+            &ctx.state()?.db,
+            TenantScope(auth.tenant),
+            parse_id(&id, "opportunity")?,
+        )
+        .await?;
+        Ok(Some(Opportunity(o)))
+    }
+}
+
+#[derive(Default)]
+pub struct OpportunityMutation;
+
+#[Object]
+impl OpportunityMutation {
+    /// Creates an opportunity in a stage, with its next reference number.
+    async fn create_opportunity(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOpportunityInput,
+    ) -> GqlResult<Opportunity> {
+        Ok(Opportunity(
+            service::create(ctx.state()?, ctx.auth()?, ctx.tenant_settings()?, input).await?,
+        ))
+    }
+
+    /// With `expectedVersion`, fails with CONFLICT (changing nothing) when
+    /// someone else changed the opportunity first.
+    async fn update_opportunity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateOpportunityInput,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Opportunity> {
+        let id = parse_id(&id, "opportunity")?;
+        Ok(Opportunity(
+            service::update(
+                ctx.state()?,
+                ctx.auth()?,
+                ctx.tenant_settings()?,
+                id,
+                input,
+                expected_version,
+            )
+            .await?,
+        ))
+    }
+
+    /// Moves to any stage of any of the tenant's pipelines.
+    async fn move_opportunity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        stage_id: ID,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Opportunity> {
+        let id = parse_id(&id, "opportunity")?;
+        let stage = parse_id(&stage_id, "stage")?;
+        Ok(Opportunity(
+            service::move_to(ctx.state()?, ctx.auth()?, id, stage, expected_version).await?,
+        ))
+    }
+
+    /// Its contacts (and their companies) become clients.
+    async fn mark_opportunity_won(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Opportunity> {
+        let id = parse_id(&id, "opportunity")?;
+        Ok(Opportunity(
+            service::mark_won(ctx.state()?, ctx.auth()?, id, expected_version).await?,
+        ))
+    }
+
+    async fn mark_opportunity_lost(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Opportunity> {
+        let id = parse_id(&id, "opportunity")?;
+        Ok(Opportunity(
+            service::mark_lost(ctx.state()?, ctx.auth()?, id, &reason, expected_version).await?,
+        ))
+    }
+
+    async fn reopen_opportunity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Opportunity> {
+        let id = parse_id(&id, "opportunity")?;
+        Ok(Opportunity(
+            service::reopen(ctx.state()?, ctx.auth()?, id, expected_version).await?,
+        ))
+    }
+
+    /// ADMIN and MANAGER only.
+    #[graphql(guard = "RoleGuard::MANAGERS")]
+    async fn delete_opportunity(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
+        let id = parse_id(&id, "opportunity")?;
+        Ok(service::delete(ctx.state()?, ctx.auth()?, id).await?)
+    }
+
+    async fn add_opportunity_contact(
+        &self,
+        ctx: &Context<'_>,
+        opportunity_id: ID,
+        input: OpportunityContactInput,
+    ) -> GqlResult<Opportunity> {
+        let id = parse_id(&opportunity_id, "opportunity")?;
+        Ok(Opportunity(
+            service::add_contact(ctx.state()?, ctx.auth()?, id, input).await?,
+        ))
+    }
+
+    async fn remove_opportunity_contact(
+        &self,
+        ctx: &Context<'_>,
+        opportunity_id: ID,
+        contact_id: ID,
+    ) -> GqlResult<Opportunity> {
+        let id = parse_id(&opportunity_id, "opportunity")?;
+        let contact = parse_id(&contact_id, "contact")?;
+        Ok(Opportunity(
+            service::remove_contact(ctx.state()?, ctx.auth()?, id, contact).await?,
+        ))
+    }
+}

@@ -1,0 +1,510 @@
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use tokio::sync::OnceCell;
+
+use super::query::{ListQuery, Totals};
+use crate::auth::{ContextAuth, TenantSettings};
+use crate::error::{AppError, AppResult, GqlResult};
+use crate::graphql::ContextState;
+use crate::loaders::{ContactKey, PipelineKey, SourceKey, StageKey, UserKey, load_one};
+use crate::modules::account::types::UserGql;
+use crate::modules::contact::types::Contact;
+use crate::modules::pipeline::types::{Pipeline, SourceGql, Stage};
+use crate::money::{Money, weighted_cents};
+use crate::pagination::{PageInfo, connection_complexity};
+use crate::scalars::Date;
+
+/// OPEN and LATE partition the opportunities still in play: LATE once the
+/// due date has passed in the tenant's time zone (the due date itself is
+/// the last day on which it is still OPEN).
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpportunityStatus {
+    Open,
+    Late,
+    Won,
+    Lost,
+}
+
+pub const OPEN: u8 = 1;
+pub const LATE: u8 = 2;
+pub const WON: u8 = 4;
+pub const LOST: u8 = 8;
+
+/// A set of statuses as bits; absent means all four.
+pub fn status_mask(statuses: Option<&[OpportunityStatus]>) -> u8 {
+    match statuses {
+        None => OPEN | LATE | WON | LOST,
+        Some(list) => list.iter().fold(0, |m, s| {
+            m | match s {
+                OpportunityStatus::Open => OPEN,
+                OpportunityStatus::Late => LATE,
+                OpportunityStatus::Won => WON,
+                OpportunityStatus::Lost => LOST,
+            }
+        }),
+    }
+}
+
+/// Where an opportunity's probability comes from.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbabilitySource {
+    /// The stage's probability.
+    Stage,
+    /// `probabilityOverride`.
+    Manual,
+    /// WON (100) or LOST (0).
+    Closed,
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpportunitySortField {
+    /// Opportunities without a due date come last (first when descending).
+    DueDate,
+    CreatedAt,
+    UpdatedAt,
+    /// In the tenant currency.
+    Potential,
+    /// In the tenant currency.
+    WeightedPotential,
+    /// Case-insensitive.
+    Title,
+}
+
+#[derive(InputObject, Clone, Copy)]
+pub struct OpportunityOrder {
+    pub field: OpportunitySortField,
+    #[graphql(default_with = "Some(SortDirection::Asc)")]
+    pub direction: Option<SortDirection>,
+}
+
+#[derive(InputObject, Default, Clone)]
+pub struct OpportunityFilter {
+    pub pipeline_id: Option<ID>,
+    pub stage_ids: Option<Vec<ID>>,
+    pub statuses: Option<Vec<OpportunityStatus>>,
+    pub owner_id: Option<ID>,
+    pub source_id: Option<ID>,
+    pub contact_id: Option<ID>,
+    /// Inclusive.
+    pub due_after: Option<Date>,
+    /// Inclusive.
+    pub due_before: Option<Date>,
+    /// Case-insensitive, on reference, title and contact names.
+    pub search: Option<String>,
+}
+
+#[derive(InputObject, Clone)]
+pub struct OpportunityContactInput {
+    pub contact_id: ID,
+    /// "decision maker", "buyer", ...
+    pub role: Option<String>,
+    #[graphql(default_with = "Some(false)")]
+    pub is_primary: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct CreateOpportunityInput {
+    /// 1 to 200 characters.
+    pub title: String,
+    /// Decides the pipeline too.
+    pub stage_id: ID,
+    /// >= 0; rounded half away from zero to 2 decimals.
+    pub potential: Decimal,
+    /// Default: the tenant currency. Others need an exchange rate.
+    pub currency: Option<String>,
+    pub due_date: Option<Date>,
+    /// Default: the caller. SALES always own what they create.
+    pub owner_id: Option<ID>,
+    pub team_ids: Option<Vec<ID>>,
+    pub source_id: Option<ID>,
+    /// The first contact is primary unless one says otherwise.
+    pub contacts: Option<Vec<OpportunityContactInput>>,
+    /// 0..100; replaces the stage's probability.
+    pub probability_override: Option<i32>,
+}
+
+/// Fields left out stay as they are; `null` clears dueDate, sourceId and
+/// probabilityOverride.
+#[derive(InputObject)]
+pub struct UpdateOpportunityInput {
+    pub title: Option<String>,
+    pub potential: Option<Decimal>,
+    pub currency: Option<String>,
+    pub due_date: MaybeUndefined<Date>,
+    pub owner_id: Option<ID>,
+    /// Replaces the whole team.
+    pub team_ids: Option<Vec<ID>>,
+    pub source_id: MaybeUndefined<ID>,
+    pub probability_override: MaybeUndefined<i32>,
+    /// Back to the stage's probability.
+    pub clear_probability_override: Option<bool>,
+}
+
+/// The derived status of a stored row, given today in the tenant's zone.
+pub fn derive_status(
+    m: &entity::opportunity::Model,
+    today: chrono::NaiveDate,
+) -> OpportunityStatus {
+    match m.status.as_str() {
+        "WON" => OpportunityStatus::Won,
+        "LOST" => OpportunityStatus::Lost,
+        _ if m.due_date.is_some_and(|d| d < today) => OpportunityStatus::Late,
+        _ => OpportunityStatus::Open,
+    }
+}
+
+pub fn probability_of(
+    m: &entity::opportunity::Model,
+    stage_probability: i32,
+) -> (i32, ProbabilitySource) {
+    match m.status.as_str() {
+        "WON" => (100, ProbabilitySource::Closed),
+        "LOST" => (0, ProbabilitySource::Closed),
+        _ => match m.probability_override {
+            Some(p) => (p, ProbabilitySource::Manual),
+            None => (stage_probability, ProbabilitySource::Stage),
+        },
+    }
+}
+
+/// A business opportunity.
+pub struct Opportunity(pub entity::opportunity::Model);
+
+impl Opportunity {
+    async fn stage_model(&self, ctx: &Context<'_>) -> AppResult<entity::stage::Model> {
+        load_one(ctx, StageKey(self.0.stage_id))
+            .await?
+            .ok_or(AppError::NotFound("stage"))
+    }
+    async fn probability_pair(&self, ctx: &Context<'_>) -> AppResult<(i32, ProbabilitySource)> {
+        let stage_p = match self.0.status.as_str() {
+            "OPEN" if self.0.probability_override.is_none() => {
+                self.stage_model(ctx).await?.probability
+            }
+            _ => 0,
+        };
+        Ok(probability_of(&self.0, stage_p))
+    }
+}
+
+#[Object]
+impl Opportunity {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Human number, unique in the tenant: "OPP-1042".
+    async fn reference(&self) -> &str {
+        &self.0.reference
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn pipeline(&self, ctx: &Context<'_>) -> GqlResult<Pipeline> {
+        let p = load_one(ctx, PipelineKey(self.0.pipeline_id)).await?;
+        Ok(Pipeline(p.ok_or(AppError::NotFound("pipeline"))?))
+    }
+    async fn stage(&self, ctx: &Context<'_>) -> GqlResult<Stage> {
+        Ok(Stage(self.stage_model(ctx).await?))
+    }
+    async fn status(&self, ctx: &Context<'_>) -> GqlResult<OpportunityStatus> {
+        Ok(derive_status(&self.0, ctx.tenant_settings()?.today()))
+    }
+    /// The override if set, else the stage's; WON 100, LOST 0.
+    async fn probability(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+        Ok(self.probability_pair(ctx).await?.0)
+    }
+    async fn probability_override(&self) -> Option<i32> {
+        self.0.probability_override
+    }
+    /// Where `probability` came from.
+    async fn probability_source(&self, ctx: &Context<'_>) -> GqlResult<ProbabilitySource> {
+        Ok(self.probability_pair(ctx).await?.1)
+    }
+    /// In the opportunity's currency.
+    async fn potential(&self) -> Money {
+        Money::from_cents(self.0.potential_cents, self.0.currency.as_str())
+    }
+    /// potential × probability / 100, rounded half away from zero, in the
+    /// opportunity's currency.
+    async fn weighted_potential(&self, ctx: &Context<'_>) -> GqlResult<Money> {
+        let (p, _) = self.probability_pair(ctx).await?;
+        Ok(Money::from_cents(
+            weighted_cents(self.0.potential_cents, p),
+            self.0.currency.as_str(),
+        ))
+    }
+    async fn due_date(&self) -> Option<Date> {
+        self.0.due_date.map(Date)
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> GqlResult<UserGql> {
+        let u = load_one(ctx, UserKey(self.0.owner_id))
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        Ok(UserGql::from_model(u)?)
+    }
+    /// Other staff working on it.
+    async fn team(&self, ctx: &Context<'_>) -> GqlResult<Vec<UserGql>> {
+        let users = load_one(ctx, super::query::TeamKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(users
+            .into_iter()
+            .map(UserGql::from_model)
+            .collect::<AppResult<Vec<_>>>()?)
+    }
+    async fn source(&self, ctx: &Context<'_>) -> GqlResult<Option<SourceGql>> {
+        match self.0.source_id {
+            Some(id) => Ok(load_one(ctx, SourceKey(id)).await?.map(Into::into)),
+            None => Ok(None),
+        }
+    }
+    /// Primary first.
+    async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<OpportunityContact>> {
+        let links = load_one(ctx, super::query::OpportunityContactsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(links.into_iter().map(OpportunityContact).collect())
+    }
+    async fn primary_contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
+        Ok(load_one(ctx, super::query::PrimaryContactKey(self.0.id))
+            .await?
+            .map(Contact))
+    }
+    /// Oldest first.
+    async fn stage_history(&self, ctx: &Context<'_>) -> GqlResult<Vec<StageChange>> {
+        let rows = super::service::stage_history(ctx.state()?, ctx.auth()?, self.0.id).await?;
+        Ok(rows.into_iter().map(StageChange).collect())
+    }
+    /// Field changes, newest first.
+    #[graphql(complexity = "connection_complexity(child_complexity, first)")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<OpportunityChangeConnection> {
+        Ok(super::service::history(ctx.state()?, ctx.auth()?, self.0.id, first, after).await?)
+    }
+    /// Open, and idle in its stage (no stage change or activity) for at
+    /// least the stage's `rottenAfterDays`.
+    async fn is_rotting(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        if self.0.status != "OPEN" {
+            return Ok(false);
+        }
+        let Some(days) = self.stage_model(ctx).await?.rotten_after_days else {
+            return Ok(false);
+        };
+        let last = self
+            .0
+            .last_activity_at
+            .map_or(self.0.stage_entered_at, |a| a.max(self.0.stage_entered_at));
+        Ok(Utc::now() - last >= chrono::Duration::days(i64::from(days)))
+    }
+    async fn lost_reason(&self) -> Option<&str> {
+        self.0.lost_reason.as_deref()
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Pass as `expectedVersion` to detect concurrent edits.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+pub struct OpportunityContact(pub entity::opportunity_contact::Model);
+
+#[Object]
+impl OpportunityContact {
+    async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Contact> {
+        let c = load_one(ctx, ContactKey(self.0.contact_id))
+            .await?
+            .ok_or(AppError::NotFound("contact"))?;
+        Ok(Contact(c))
+    }
+    /// "decision maker", "buyer", ...
+    async fn role(&self) -> Option<&str> {
+        self.0.role.as_deref()
+    }
+    async fn is_primary(&self) -> bool {
+        self.0.is_primary
+    }
+}
+
+pub struct StageChange(pub entity::stage_change::Model);
+
+#[Object]
+impl StageChange {
+    /// Null for the first stage.
+    async fn from_stage(&self, ctx: &Context<'_>) -> GqlResult<Option<Stage>> {
+        match self.0.from_stage_id {
+            Some(id) => Ok(load_one(ctx, StageKey(id)).await?.map(Stage)),
+            None => Ok(None),
+        }
+    }
+    async fn to_stage(&self, ctx: &Context<'_>) -> GqlResult<Stage> {
+        let s = load_one(ctx, StageKey(self.0.to_stage_id))
+            .await?
+            .ok_or(AppError::NotFound("stage"))?;
+        Ok(Stage(s))
+    }
+    async fn changed_by(&self, ctx: &Context<'_>) -> GqlResult<Option<UserGql>> {
+        user_opt(ctx, self.0.changed_by).await
+    }
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.0.changed_at
+    }
+}
+
+async fn user_opt(ctx: &Context<'_>, id: Option<uuid::Uuid>) -> GqlResult<Option<UserGql>> {
+    match id {
+        Some(id) => match load_one(ctx, UserKey(id)).await? {
+            Some(u) => Ok(Some(UserGql::from_model(u)?)),
+            None => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+pub struct OpportunityChange(pub entity::opportunity_change::Model);
+
+#[Object]
+impl OpportunityChange {
+    /// "stage", "potential", "currency", "dueDate", "owner", "status",
+    /// "probabilityOverride", "title", "source", "team", "contacts".
+    async fn field(&self) -> &str {
+        &self.0.field
+    }
+    async fn from(&self) -> Option<&str> {
+        self.0.from_value.as_deref()
+    }
+    async fn to(&self) -> Option<&str> {
+        self.0.to_value.as_deref()
+    }
+    async fn changed_by(&self, ctx: &Context<'_>) -> GqlResult<Option<UserGql>> {
+        user_opt(ctx, self.0.changed_by).await
+    }
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.0.changed_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct OpportunityChangeEdge {
+    pub cursor: String,
+    pub node: OpportunityChange,
+}
+
+pub struct OpportunityChangeConnection {
+    pub rows: Vec<(String, entity::opportunity_change::Model)>,
+    pub page_info: PageInfo,
+    pub total_count: i64,
+}
+
+#[Object]
+impl OpportunityChangeConnection {
+    async fn edges(&self) -> Vec<OpportunityChangeEdge> {
+        self.rows
+            .iter()
+            .map(|(c, m)| OpportunityChangeEdge {
+                cursor: c.clone(),
+                node: OpportunityChange(m.clone()),
+            })
+            .collect()
+    }
+    async fn nodes(&self) -> Vec<OpportunityChange> {
+        self.rows
+            .iter()
+            .map(|(_, m)| OpportunityChange(m.clone()))
+            .collect()
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    async fn total_count(&self) -> i32 {
+        self.total_count as i32
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct OpportunityEdge {
+    pub cursor: String,
+    pub node: Opportunity,
+}
+
+/// A page of opportunities. The totals cover every match, not just the
+/// page, and are computed by the database only when asked for.
+pub struct OpportunityConnection {
+    pub rows: Vec<(String, entity::opportunity::Model)>,
+    pub page_info: PageInfo,
+    pub query: Arc<ListQuery>,
+    pub totals: OnceCell<Totals>,
+}
+
+impl OpportunityConnection {
+    async fn totals(&self, ctx: &Context<'_>) -> AppResult<&Totals> {
+        let state = ctx.state()?;
+        let settings: &TenantSettings = ctx.tenant_settings()?;
+        self.totals
+            .get_or_try_init(|| async {
+                super::query::totals(&state.db, &self.query, settings).await
+            })
+            .await
+    }
+}
+
+#[Object]
+impl OpportunityConnection {
+    async fn edges(&self) -> Vec<OpportunityEdge> {
+        self.rows
+            .iter()
+            .map(|(c, m)| OpportunityEdge {
+                cursor: c.clone(),
+                node: Opportunity(m.clone()),
+            })
+            .collect()
+    }
+    async fn nodes(&self) -> Vec<Opportunity> {
+        self.rows
+            .iter()
+            .map(|(_, m)| Opportunity(m.clone()))
+            .collect()
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+        Ok(self.totals(ctx).await?.count as i32)
+    }
+    /// Over every match, in the tenant currency.
+    async fn total_potential(&self, ctx: &Context<'_>) -> GqlResult<Money> {
+        let t = self.totals(ctx).await?;
+        Ok(Money::from_cents(
+            t.potential_cents,
+            ctx.tenant_settings()?.currency.as_str(),
+        ))
+    }
+    /// Over every match, in the tenant currency.
+    async fn total_weighted_potential(&self, ctx: &Context<'_>) -> GqlResult<Money> {
+        let t = self.totals(ctx).await?;
+        Ok(Money::from_cents(
+            t.weighted_cents,
+            ctx.tenant_settings()?.currency.as_str(),
+        ))
+    }
+}

@@ -1,0 +1,6 @@
+//! Pipelines and their ordered stages, marketing sources, exchange rates.
+pub mod resolvers;
+pub mod service;
+pub mod types;
+
+pub use resolvers::{PipelineMutation, PipelineQuery};

@@ -1,0 +1,245 @@
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use async_graphql::{Context, ID, Object};
+use rust_decimal::Decimal;
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::service;
+use super::types::{
+    CreatePipelineInput, ExchangeRateGql, Pipeline, SourceGql, Stage, StageInput,
+    UpdatePipelineInput, UpdateStageInput,
+};
+use crate::auth::{ContextAuth, RoleGuard};
+use crate::error::{AppError, GqlError, GqlResult};
+use crate::graphql::ContextState;
+use crate::loaders::AppLoader;
+use crate::tenancy::TenantScope;
+
+/// Parses a client ID of any kind; malformed IDs are simply not found.
+pub fn parse_id(id: &ID, what: &'static str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id.as_str()).map_err(|_| AppError::NotFound(what))
+}
+
+/// The live stages of a pipeline, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PipelineStagesKey(pub Uuid);
+
+impl Loader<PipelineStagesKey> for AppLoader {
+    type Value = Vec<entity::stage::Model>;
+    type Error = GqlError;
+
+    async fn load(
+        &self,
+        keys: &[PipelineStagesKey],
+    ) -> Result<HashMap<PipelineStagesKey, Self::Value>, Self::Error> {
+        use entity::stage;
+        let rows = self
+            .scope
+            .find::<stage::Entity>()
+            .filter(stage::Column::PipelineId.is_in(keys.iter().map(|k| k.0)))
+            .filter(stage::Column::Deleted.eq(false))
+            .order_by_asc(stage::Column::Position)
+            .order_by_asc(stage::Column::CreatedAt)
+            .all(&self.state.db)
+            .await
+            .map_err(AppError::from)?;
+        let mut out: HashMap<PipelineStagesKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for s in rows {
+            out.entry(PipelineStagesKey(s.pipeline_id))
+                .or_default()
+                .push(s);
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Default)]
+pub struct PipelineQuery;
+
+#[Object]
+impl PipelineQuery {
+    /// The tenant's pipelines in order; archived ones only when asked for.
+    async fn pipelines(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
+    ) -> GqlResult<Vec<Pipeline>> {
+        let rows = service::pipelines(ctx.state()?, ctx.auth()?, include_archived.unwrap_or(false))
+            .await?;
+        Ok(rows.into_iter().map(Pipeline).collect())
+    }
+
+    /// One pipeline: the board. NOT_FOUND (and null) when it does not
+    /// exist in your tenant.
+    async fn pipeline(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Pipeline>> {
+        let auth = ctx.auth()?;
+        let id = parse_id(&id, "pipeline")?;
+        let p = service::find_pipeline(&ctx.state()?.db, TenantScope(auth.tenant), id).await?;
+        Ok(Some(Pipeline(p)))
+    }
+
+    async fn sources(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
+    ) -> GqlResult<Vec<SourceGql>> {
+        let rows =
+            service::sources(ctx.state()?, ctx.auth()?, include_archived.unwrap_or(false)).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Rates into the tenant currency, by currency.
+    async fn exchange_rates(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExchangeRateGql>> {
+        let rows = service::exchange_rates(ctx.state()?, ctx.auth()?).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct PipelineMutation;
+
+#[Object]
+impl PipelineMutation {
+    /// Sets how many units of the tenant currency one unit of `currency` is
+    /// worth (> 0, up to 9 decimals). Aggregates use it at once.
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn set_exchange_rate(
+        &self,
+        ctx: &Context<'_>,
+        currency: String,
+        rate: Decimal,
+    ) -> GqlResult<ExchangeRateGql> {
+        let r = service::set_exchange_rate(
+            ctx.state()?,
+            ctx.auth()?,
+            ctx.tenant_settings()?,
+            &currency,
+            rate,
+        )
+        .await?;
+        Ok(r.into())
+    }
+
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn create_pipeline(
+        &self,
+        ctx: &Context<'_>,
+        input: CreatePipelineInput,
+    ) -> GqlResult<Pipeline> {
+        Ok(Pipeline(
+            service::create_pipeline(ctx.state()?, ctx.auth()?, input).await?,
+        ))
+    }
+
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn update_pipeline(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdatePipelineInput,
+    ) -> GqlResult<Pipeline> {
+        let id = parse_id(&id, "pipeline")?;
+        Ok(Pipeline(
+            service::update_pipeline(ctx.state()?, ctx.auth()?, id, input).await?,
+        ))
+    }
+
+    /// Hides the pipeline from listings; its opportunities stay.
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn archive_pipeline(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Pipeline> {
+        let id = parse_id(&id, "pipeline")?;
+        Ok(Pipeline(
+            service::archive_pipeline(ctx.state()?, ctx.auth()?, id).await?,
+        ))
+    }
+
+    /// Adds a stage at `position` (from 0; default: last).
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn add_stage(
+        &self,
+        ctx: &Context<'_>,
+        pipeline_id: ID,
+        input: StageInput,
+        position: Option<i32>,
+    ) -> GqlResult<Stage> {
+        let id = parse_id(&pipeline_id, "pipeline")?;
+        Ok(Stage(
+            service::add_stage(ctx.state()?, ctx.auth()?, id, input, position).await?,
+        ))
+    }
+
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn update_stage(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateStageInput,
+    ) -> GqlResult<Stage> {
+        let id = parse_id(&id, "stage")?;
+        Ok(Stage(
+            service::update_stage(ctx.state()?, ctx.auth()?, id, input).await?,
+        ))
+    }
+
+    /// `stageIds` must name exactly the pipeline's stages, in the new order.
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn reorder_stages(
+        &self,
+        ctx: &Context<'_>,
+        pipeline_id: ID,
+        stage_ids: Vec<ID>,
+    ) -> GqlResult<Pipeline> {
+        let id = parse_id(&pipeline_id, "pipeline")?;
+        let ids = stage_ids
+            .iter()
+            .map(|s| parse_id(s, "stage"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Pipeline(
+            service::reorder_stages(ctx.state()?, ctx.auth()?, id, ids).await?,
+        ))
+    }
+
+    /// Deletes a stage. When opportunities are in it, `moveOpportunitiesTo`
+    /// (any stage of the tenant) is required and they move there, with
+    /// history. The last stage of a pipeline cannot be deleted.
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn delete_stage(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        move_opportunities_to: Option<ID>,
+    ) -> GqlResult<bool> {
+        let id = parse_id(&id, "stage")?;
+        let to = move_opportunities_to
+            .map(|t| parse_id(&t, "stage"))
+            .transpose()?;
+        Ok(service::delete_stage(ctx.state()?, ctx.auth()?, id, to).await?)
+    }
+
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn create_source(&self, ctx: &Context<'_>, name: String) -> GqlResult<SourceGql> {
+        Ok(service::create_source(ctx.state()?, ctx.auth()?, &name)
+            .await?
+            .into())
+    }
+
+    /// Renames or (un)archives a source.
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn update_source(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        archived: Option<bool>,
+    ) -> GqlResult<SourceGql> {
+        let id = parse_id(&id, "source")?;
+        Ok(
+            service::update_source(ctx.state()?, ctx.auth()?, id, name, archived)
+                .await?
+                .into(),
+        )
+    }
+}
