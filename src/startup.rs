@@ -1,6 +1,7 @@
 //! Building and running one server instance.
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{App, HttpServer, dev::Server, web};
 
@@ -26,6 +27,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    statements: Arc<AtomicU64>,
 }
 
 impl Application {
@@ -63,11 +65,20 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            statements,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// How many SQL statements this instance has run so far.
+    pub fn statement_counter(&self) -> Arc<AtomicU64> {
+        self.statements.clone()
     }
 
     /// Stops the server from elsewhere (tests stop each instance they start).

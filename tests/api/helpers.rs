@@ -68,6 +68,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub database_url: String,
+    /// SQL statements the server has run so far.
+    pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     handle: actix_web::dev::ServerHandle,
     pg_drop: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -132,12 +134,14 @@ impl TestApp {
         let app = Application::build(settings).await.expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
+        let statements = app.statement_counter();
         tokio::spawn(app.run_until_stopped());
         Some(TestApp {
             backend,
             address,
             client: reqwest::Client::new(),
             database_url,
+            statements,
             handle,
             pg_drop,
             _dir: dir,
@@ -146,6 +150,15 @@ impl TestApp {
 
     pub async fn db(&self) -> DatabaseConnection {
         Database::connect(self.database_url.as_str()).await.unwrap()
+    }
+
+    /// Runs a request and returns its answer with the number of SQL
+    /// statements the server ran for it (the app serves one test at a time).
+    pub async fn gql_counted(&self, token: Option<&str>, query: &str, variables: Value) -> (Value, u64) {
+        use std::sync::atomic::Ordering;
+        let before = self.statements.load(Ordering::SeqCst);
+        let v = self.gql(token, query, variables).await;
+        (v, self.statements.load(Ordering::SeqCst) - before)
     }
 
     pub fn url(&self, path: &str) -> String {
