@@ -34,9 +34,15 @@ impl Application {
     /// Connects and migrates the database, then binds the port (0 picks a
     /// free one, which is what the tests do).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let db =
+        let mut db =
             crate::db::connect(&settings.database_url, settings.database_max_connections).await?;
         crate::db::migrate(&db).await?;
+        // counts every SQL statement the instance runs: the N+1 tests read it
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         crate::auth::password::warm_up().await;
         let state = Arc::new(AppState {
             db,
