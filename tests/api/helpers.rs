@@ -154,7 +154,12 @@ impl TestApp {
 
     /// Runs a request and returns its answer with the number of SQL
     /// statements the server ran for it (the app serves one test at a time).
-    pub async fn gql_counted(&self, token: Option<&str>, query: &str, variables: Value) -> (Value, u64) {
+    pub async fn gql_counted(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (Value, u64) {
         use std::sync::atomic::Ordering;
         let before = self.statements.load(Ordering::SeqCst);
         let v = self.gql(token, query, variables).await;

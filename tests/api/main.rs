@@ -7,7 +7,11 @@ mod helpers;
 
 mod accounts;
 mod binary;
+mod contacts;
 mod http_layer;
+mod n_plus_one;
+mod opportunities;
+mod pipelines;
 mod schema_file;
 mod seed;
 mod tokens;
