@@ -249,8 +249,8 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    /// Uniform in `0..n`; 0 when `n` is 0. Multiply-shift instead of `%`
-    /// avoids the bias towards small values.
+    /// Uniform in `0..n`; 0 when `n` is 0. Multiply-shift rather than `%`:
+    /// no division, and a bias of at most n / 2^64, nothing for test data.
     fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
@@ -545,6 +545,8 @@ fn generate(
             role: role.as_str().to_string(),
             active: true,
             password_hash: password_hash.to_string(),
+            calendar_token_hash: None,
+            calendar_version: 0,
             created_at: born,
             updated_at: born,
         })

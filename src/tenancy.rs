@@ -43,6 +43,8 @@ tenant_owned!(
     opportunity_team,
     stage_change,
     opportunity_change,
+    activity,
+    document,
 );
 
 #[derive(Clone, Copy, Debug)]

@@ -1,7 +1,9 @@
 //! SeaORM entities. These are storage models only: they never derive GraphQL
 //! types, so columns such as `tenant_id` and `password_hash` cannot leak into
 //! the API by accident.
+pub mod activity;
 pub mod contact;
+pub mod document;
 pub mod exchange_rate;
 pub mod login_failure;
 pub mod opportunity;

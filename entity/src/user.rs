@@ -11,6 +11,10 @@ pub struct Model {
     pub role: String,
     pub active: bool,
     pub password_hash: String,
+    /// SHA-256 of the current calendar feed token, if a feed is enabled
+    pub calendar_token_hash: Option<String>,
+    /// bumped on rotation; the token is derived from it
+    pub calendar_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_accounts;
 mod m20261127_000002_pipeline_core;
+mod m20261127_000003_activities_documents;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_accounts::Migration),
             Box::new(m20261127_000002_pipeline_core::Migration),
+            Box::new(m20261127_000003_activities_documents::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod accounts;
 mod binary;
 mod contacts;
 mod http_layer;
+mod isolation;
 mod n_plus_one;
 mod opportunities;
 mod pipelines;

@@ -119,6 +119,8 @@ pub async fn sign_up(state: &AppState, input: SignUpInput) -> AppResult<AuthPayl
             role: Set(Role::Admin.as_str().to_string()),
             active: Set(true),
             password_hash: Set(password_hash),
+            calendar_token_hash: Set(None),
+            calendar_version: Set(0),
             created_at: Set(ts),
             updated_at: Set(ts),
             ..Default::default()
@@ -431,6 +433,8 @@ pub async fn create_user(
             role: Set(input.role.as_str().to_string()),
             active: Set(true),
             password_hash: Set(hash),
+            calendar_token_hash: Set(None),
+            calendar_version: Set(0),
             created_at: Set(ts),
             updated_at: Set(ts),
             ..Default::default()

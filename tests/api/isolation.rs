@@ -1,0 +1,888 @@
+//! Tenant isolation. Every ID an operation takes, as an argument or nested in
+//! an input object, answers NOT_FOUND when it names another tenant's object,
+//! nothing at all, or is malformed; and such a call changes nothing.
+//!
+//! `foreign_ids_are_not_found_and_change_nothing` walks every ID position of
+//! the API; `every_id_taking_operation_is_walked` reads the live schema and
+//! fails when an ID position appears that the walk does not cover.
+use std::collections::{BTreeSet, HashMap};
+
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde_json::{Value, json};
+
+use crate::dual_test;
+use crate::helpers::{Session, TestApp};
+
+/// Every ID position the walk exercises, as "Type.field(arg)" or
+/// "Type.field(arg.nested.field)". Must equal what the schema has.
+const COVERED: &[&str] = &[
+    "Query.pipeline(id)",
+    "Query.contact(id)",
+    "Query.opportunity(id)",
+    "Query.opportunities(filter.pipelineId)",
+    "Query.opportunities(filter.stageIds)",
+    "Query.opportunities(filter.ownerId)",
+    "Query.opportunities(filter.sourceId)",
+    "Query.opportunities(filter.contactId)",
+    "Mutation.updateUser(id)",
+    "Mutation.updatePipeline(id)",
+    "Mutation.reorderStages(pipelineId)",
+    "Mutation.reorderStages(stageIds)",
+    "Mutation.addStage(pipelineId)",
+    "Mutation.updateStage(id)",
+    "Mutation.updateSource(id)",
+    "Mutation.createContact(input.companyId)",
+    "Mutation.createContact(input.sourceId)",
+    "Mutation.updateContact(id)",
+    "Mutation.updateContact(input.companyId)",
+    "Mutation.createOpportunity(input.stageId)",
+    "Mutation.createOpportunity(input.ownerId)",
+    "Mutation.createOpportunity(input.teamIds)",
+    "Mutation.createOpportunity(input.sourceId)",
+    "Mutation.createOpportunity(input.contacts.contactId)",
+    "Mutation.updateOpportunity(id)",
+    "Mutation.updateOpportunity(input.ownerId)",
+    "Mutation.updateOpportunity(input.teamIds)",
+    "Mutation.updateOpportunity(input.sourceId)",
+    "Mutation.moveOpportunity(id)",
+    "Mutation.moveOpportunity(stageId)",
+    "Mutation.markOpportunityWon(id)",
+    "Mutation.markOpportunityLost(id)",
+    "Mutation.reopenOpportunity(id)",
+    "Mutation.addOpportunityContact(opportunityId)",
+    "Mutation.addOpportunityContact(input.contactId)",
+    "Mutation.removeOpportunityContact(opportunityId)",
+    "Mutation.removeOpportunityContact(contactId)",
+    "Mutation.deleteContact(id)",
+    "Mutation.deleteOpportunity(id)",
+    "Mutation.deleteStage(id)",
+    "Mutation.deleteStage(moveOpportunitiesTo)",
+];
+
+/// Stands for the ID under test in a probe's variables.
+const BAD: &str = "@BAD";
+
+/// The objects of one tenant that the walk points at.
+struct World {
+    admin: String,
+    member: String,
+    sales_pipeline: String,
+    sales_stages: Vec<String>,
+    pipeline: String,
+    stages: Vec<String>,
+    seeded_sources: Vec<String>,
+    source: String,
+    company: String,
+    person: String,
+    /// An unlinked PERSON, for addOpportunityContact.
+    loose: String,
+    /// An unlinked PERSON, for deleteContact.
+    spare: String,
+    /// In `stages[0]`, OPEN, with contacts, team and source.
+    opp1: String,
+    /// In `sales_stages[1]`, LOST.
+    opp2: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Pipeline,
+    Stage,
+    Source,
+    Contact,
+    User,
+    Opportunity,
+}
+
+impl World {
+    /// This tenant's objects of a kind, as seen by another tenant.
+    fn of(&self, kind: Kind) -> Vec<String> {
+        match kind {
+            Kind::Pipeline => vec![self.pipeline.clone(), self.sales_pipeline.clone()],
+            Kind::Stage => vec![self.stages[0].clone(), self.sales_stages[0].clone()],
+            Kind::Source => vec![self.source.clone(), self.seeded_sources[0].clone()],
+            Kind::Contact => vec![self.company.clone(), self.person.clone()],
+            Kind::User => vec![self.admin.clone(), self.member.clone()],
+            Kind::Opportunity if self.admin.is_empty() => vec![],
+            Kind::Opportunity => vec![self.opp1.clone(), self.opp2.clone()],
+        }
+    }
+}
+
+/// One ID position: `vars` holds `BAD` where the ID under test goes; `good`
+/// is a valid value of the caller's tenant for that place (the control).
+struct Probe {
+    pos: &'static str,
+    kind: Kind,
+    query: &'static str,
+    vars: Value,
+    good: String,
+}
+
+fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v}"))
+        .to_string()
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("expected a list, got {v}"))
+        .iter()
+        .map(|x| s(&x["id"]))
+        .collect()
+}
+
+/// Runs a request that must succeed and returns its `data`.
+async fn ok(app: &TestApp, token: &str, query: &str, vars: Value) -> Value {
+    let v = app.gql(Some(token), query, vars).await;
+    assert!(v["errors"].is_null(), "{query}: {v}");
+    v["data"].clone()
+}
+
+/// Gives a tenant one of everything.
+async fn populate(app: &TestApp, session: &Session, tag: &str) -> World {
+    let t = session.token.as_str();
+    let seeded = ok(
+        app,
+        t,
+        "{ pipelines { id stages { id } } sources { id } }",
+        json!({}),
+    )
+    .await;
+    let sales_pipeline = s(&seeded["pipelines"][0]["id"]);
+    let sales_stages = ids(&seeded["pipelines"][0]["stages"]);
+    let seeded_sources = ids(&seeded["sources"]);
+    assert!(
+        sales_stages.len() >= 2 && seeded_sources.len() == 5,
+        "{seeded}"
+    );
+
+    let p = ok(
+        app,
+        t,
+        "mutation($i: CreatePipelineInput!) { createPipeline(input: $i) { id stages { id } } }",
+        json!({ "i": { "name": format!("{tag} projects"), "stages": [
+            { "name": "Lead", "probability": 10 },
+            { "name": "Offer", "probability": 50, "rottenAfterDays": 7 },
+            { "name": "Signed", "probability": 90 },
+        ]}}),
+    )
+    .await;
+    let pipeline = s(&p["createPipeline"]["id"]);
+    let stages = ids(&p["createPipeline"]["stages"]);
+    let source = s(&ok(
+        app,
+        t,
+        "mutation($n: String!) { createSource(name: $n) { id } }",
+        json!({ "n": format!("{tag} partner") }),
+    )
+    .await["createSource"]["id"]);
+
+    let contact = |input: Value| async move {
+        s(&ok(
+            app,
+            t,
+            "mutation($i: ContactInput!) { createContact(input: $i) { id } }",
+            json!({ "i": input }),
+        )
+        .await["createContact"]["id"])
+    };
+    let company = contact(json!({
+        "kind": "COMPANY", "name": format!("{tag} Corp"), "email": format!("info@{tag}.test")
+    }))
+    .await;
+    let person = contact(json!({
+        "kind": "PERSON", "name": format!("{tag} Person"), "email": format!("p@{tag}.test"),
+        "phone": "+1 555 0100", "companyId": company, "sourceId": source
+    }))
+    .await;
+    let loose = contact(json!({ "kind": "PERSON", "name": format!("{tag} Loose") })).await;
+    let spare = contact(json!({ "kind": "PERSON", "name": format!("{tag} Spare") })).await;
+
+    let member = s(&ok(
+        app,
+        t,
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+        json!({ "i": {
+            "email": format!("member@{tag}.test"), "name": format!("{tag} Member"),
+            "role": "SALES", "password": crate::helpers::PASSWORD
+        }}),
+    )
+    .await["createUser"]["id"]);
+
+    let create = "mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) { id } }";
+    let opp1 = s(&ok(
+        app,
+        t,
+        create,
+        json!({ "i": {
+            "title": format!("{tag} deal"), "stageId": stages[0], "potential": "1000.50",
+            "dueDate": "2030-01-31", "ownerId": member, "teamIds": [session.user_id],
+            "sourceId": source, "probabilityOverride": 30,
+            "contacts": [
+                { "contactId": person, "role": "buyer", "isPrimary": true },
+                { "contactId": company },
+            ],
+        }}),
+    )
+    .await["createOpportunity"]["id"]);
+    let opp2 = s(&ok(
+        app,
+        t,
+        create,
+        json!({ "i": {
+            "title": format!("{tag} second"), "stageId": sales_stages[1], "potential": "200",
+            "contacts": [{ "contactId": company }],
+        }}),
+    )
+    .await["createOpportunity"]["id"]);
+    ok(
+        app,
+        t,
+        "mutation($id: ID!) { markOpportunityLost(id: $id, reason: \"Budget\") { id } }",
+        json!({ "id": opp2 }),
+    )
+    .await;
+
+    World {
+        admin: session.user_id.clone(),
+        member,
+        sales_pipeline,
+        sales_stages,
+        pipeline,
+        stages,
+        seeded_sources,
+        source,
+        company,
+        person,
+        loose,
+        spare,
+        opp1,
+        opp2,
+    }
+}
+
+/// Every ID position, in an order in which the controls (the same calls
+/// with `good` in place of `BAD`) all succeed one after the other.
+fn probes(a: &World) -> Vec<Probe> {
+    let probe = |pos, kind, query, vars: Value, good: &String| Probe {
+        pos,
+        kind,
+        query,
+        vars,
+        good: good.clone(),
+    };
+    let list = "query($f: OpportunityFilter) { opportunities(filter: $f) { totalCount } }";
+    let create = "mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) { id } }";
+    let update = "mutation($id: ID!, $i: UpdateOpportunityInput!) { updateOpportunity(id: $id, input: $i) { id } }";
+    let new_opp = |extra: Value| {
+        let mut i = json!({ "title": "Probe", "stageId": a.stages[1], "potential": "10" });
+        for (k, v) in extra.as_object().unwrap() {
+            i[k] = v.clone();
+        }
+        json!({ "i": i })
+    };
+    vec![
+        probe(
+            "Query.pipeline(id)",
+            Kind::Pipeline,
+            "query($id: ID!) { pipeline(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.pipeline,
+        ),
+        probe(
+            "Query.contact(id)",
+            Kind::Contact,
+            "query($id: ID!) { contact(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.person,
+        ),
+        probe(
+            "Query.opportunity(id)",
+            Kind::Opportunity,
+            "query($id: ID!) { opportunity(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.opp1,
+        ),
+        probe(
+            "Query.opportunities(filter.pipelineId)",
+            Kind::Pipeline,
+            list,
+            json!({ "f": { "pipelineId": BAD } }),
+            &a.pipeline,
+        ),
+        probe(
+            "Query.opportunities(filter.stageIds)",
+            Kind::Stage,
+            list,
+            json!({ "f": { "stageIds": [a.stages[0], BAD] } }),
+            &a.stages[1],
+        ),
+        probe(
+            "Query.opportunities(filter.ownerId)",
+            Kind::User,
+            list,
+            json!({ "f": { "ownerId": BAD } }),
+            &a.member,
+        ),
+        probe(
+            "Query.opportunities(filter.sourceId)",
+            Kind::Source,
+            list,
+            json!({ "f": { "sourceId": BAD } }),
+            &a.source,
+        ),
+        probe(
+            "Query.opportunities(filter.contactId)",
+            Kind::Contact,
+            list,
+            json!({ "f": { "contactId": BAD } }),
+            &a.person,
+        ),
+        probe(
+            "Mutation.updateUser(id)",
+            Kind::User,
+            "mutation($id: ID!) { updateUser(id: $id, input: { name: \"Renamed\" }) { id } }",
+            json!({ "id": BAD }),
+            &a.member,
+        ),
+        probe(
+            "Mutation.updatePipeline(id)",
+            Kind::Pipeline,
+            "mutation($id: ID!) { updatePipeline(id: $id, input: { name: \"Renamed\", position: 0 }) { id } }",
+            json!({ "id": BAD }),
+            &a.pipeline,
+        ),
+        probe(
+            "Mutation.reorderStages(pipelineId)",
+            Kind::Pipeline,
+            "mutation($p: ID!, $s: [ID!]!) { reorderStages(pipelineId: $p, stageIds: $s) { id } }",
+            json!({ "p": BAD, "s": [a.stages[2], a.stages[1], a.stages[0]] }),
+            &a.pipeline,
+        ),
+        probe(
+            "Mutation.reorderStages(stageIds)",
+            Kind::Stage,
+            "mutation($p: ID!, $s: [ID!]!) { reorderStages(pipelineId: $p, stageIds: $s) { id } }",
+            json!({ "p": a.pipeline, "s": [a.stages[0], a.stages[1], BAD] }),
+            &a.stages[2],
+        ),
+        probe(
+            "Mutation.addStage(pipelineId)",
+            Kind::Pipeline,
+            "mutation($p: ID!) { addStage(pipelineId: $p, input: { name: \"Extra\", probability: 20 }, position: 0) { id } }",
+            json!({ "p": BAD }),
+            &a.sales_pipeline,
+        ),
+        probe(
+            "Mutation.updateStage(id)",
+            Kind::Stage,
+            "mutation($id: ID!) { updateStage(id: $id, input: { name: \"Renamed\", probability: 40 }) { id } }",
+            json!({ "id": BAD }),
+            &a.stages[1],
+        ),
+        probe(
+            "Mutation.updateSource(id)",
+            Kind::Source,
+            "mutation($id: ID!) { updateSource(id: $id, name: \"Renamed\") { id } }",
+            json!({ "id": BAD }),
+            &a.source,
+        ),
+        probe(
+            "Mutation.createContact(input.companyId)",
+            Kind::Contact,
+            "mutation($i: ContactInput!) { createContact(input: $i) { id } }",
+            json!({ "i": { "kind": "PERSON", "name": "Probe one", "companyId": BAD } }),
+            &a.company,
+        ),
+        probe(
+            "Mutation.createContact(input.sourceId)",
+            Kind::Source,
+            "mutation($i: ContactInput!) { createContact(input: $i) { id } }",
+            json!({ "i": { "kind": "PERSON", "name": "Probe two", "sourceId": BAD } }),
+            &a.source,
+        ),
+        probe(
+            "Mutation.updateContact(id)",
+            Kind::Contact,
+            "mutation($id: ID!) { updateContact(id: $id, input: { name: \"Renamed\", email: null }) { id } }",
+            json!({ "id": BAD }),
+            &a.person,
+        ),
+        probe(
+            "Mutation.updateContact(input.companyId)",
+            Kind::Contact,
+            "mutation($id: ID!, $c: ID) { updateContact(id: $id, input: { companyId: $c }) { id } }",
+            json!({ "id": a.person, "c": BAD }),
+            &a.company,
+        ),
+        probe(
+            "Mutation.createOpportunity(input.stageId)",
+            Kind::Stage,
+            create,
+            new_opp(json!({ "stageId": BAD })),
+            &a.stages[1],
+        ),
+        probe(
+            "Mutation.createOpportunity(input.ownerId)",
+            Kind::User,
+            create,
+            new_opp(json!({ "ownerId": BAD })),
+            &a.member,
+        ),
+        probe(
+            "Mutation.createOpportunity(input.teamIds)",
+            Kind::User,
+            create,
+            new_opp(json!({ "teamIds": [a.member, BAD] })),
+            &a.admin,
+        ),
+        probe(
+            "Mutation.createOpportunity(input.sourceId)",
+            Kind::Source,
+            create,
+            new_opp(json!({ "sourceId": BAD })),
+            &a.source,
+        ),
+        probe(
+            "Mutation.createOpportunity(input.contacts.contactId)",
+            Kind::Contact,
+            create,
+            new_opp(json!({ "contacts": [{ "contactId": a.company }, { "contactId": BAD }] })),
+            &a.person,
+        ),
+        probe(
+            "Mutation.updateOpportunity(id)",
+            Kind::Opportunity,
+            update,
+            json!({ "id": BAD, "i": { "title": "Hijacked", "potential": "1", "dueDate": null } }),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.updateOpportunity(input.ownerId)",
+            Kind::User,
+            update,
+            json!({ "id": a.opp1, "i": { "title": "Changed", "ownerId": BAD } }),
+            &a.admin,
+        ),
+        probe(
+            "Mutation.updateOpportunity(input.teamIds)",
+            Kind::User,
+            update,
+            json!({ "id": a.opp1, "i": { "title": "Changed", "teamIds": [a.admin, BAD] } }),
+            &a.member,
+        ),
+        probe(
+            "Mutation.updateOpportunity(input.sourceId)",
+            Kind::Source,
+            update,
+            json!({ "id": a.opp1, "i": { "title": "Changed", "sourceId": BAD } }),
+            &a.seeded_sources[0],
+        ),
+        probe(
+            "Mutation.moveOpportunity(id)",
+            Kind::Opportunity,
+            "mutation($id: ID!, $s: ID!) { moveOpportunity(id: $id, stageId: $s) { id } }",
+            json!({ "id": BAD, "s": a.stages[1] }),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.moveOpportunity(stageId)",
+            Kind::Stage,
+            "mutation($id: ID!, $s: ID!) { moveOpportunity(id: $id, stageId: $s) { id } }",
+            json!({ "id": a.opp1, "s": BAD }),
+            &a.sales_stages[0],
+        ),
+        probe(
+            "Mutation.markOpportunityWon(id)",
+            Kind::Opportunity,
+            "mutation($id: ID!) { markOpportunityWon(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.markOpportunityLost(id)",
+            Kind::Opportunity,
+            "mutation($id: ID!) { markOpportunityLost(id: $id, reason: \"Probe\") { id } }",
+            json!({ "id": BAD }),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.reopenOpportunity(id)",
+            Kind::Opportunity,
+            "mutation($id: ID!) { reopenOpportunity(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.addOpportunityContact(opportunityId)",
+            Kind::Opportunity,
+            "mutation($o: ID!, $c: ID!) { addOpportunityContact(opportunityId: $o, input: { contactId: $c, isPrimary: true }) { id } }",
+            json!({ "o": BAD, "c": a.person }),
+            &a.opp2,
+        ),
+        probe(
+            "Mutation.addOpportunityContact(input.contactId)",
+            Kind::Contact,
+            "mutation($o: ID!, $c: ID!) { addOpportunityContact(opportunityId: $o, input: { contactId: $c, isPrimary: true }) { id } }",
+            json!({ "o": a.opp2, "c": BAD }),
+            &a.loose,
+        ),
+        probe(
+            "Mutation.removeOpportunityContact(opportunityId)",
+            Kind::Opportunity,
+            "mutation($o: ID!, $c: ID!) { removeOpportunityContact(opportunityId: $o, contactId: $c) { id } }",
+            json!({ "o": BAD, "c": a.person }),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.removeOpportunityContact(contactId)",
+            Kind::Contact,
+            "mutation($o: ID!, $c: ID!) { removeOpportunityContact(opportunityId: $o, contactId: $c) { id } }",
+            json!({ "o": a.opp1, "c": BAD }),
+            &a.company,
+        ),
+        probe(
+            "Mutation.deleteContact(id)",
+            Kind::Contact,
+            "mutation($id: ID!) { deleteContact(id: $id) }",
+            json!({ "id": BAD }),
+            &a.spare,
+        ),
+        probe(
+            "Mutation.deleteOpportunity(id)",
+            Kind::Opportunity,
+            "mutation($id: ID!) { deleteOpportunity(id: $id) }",
+            json!({ "id": BAD }),
+            &a.opp2,
+        ),
+        probe(
+            "Mutation.deleteStage(id)",
+            Kind::Stage,
+            "mutation($id: ID!, $to: ID) { deleteStage(id: $id, moveOpportunitiesTo: $to) }",
+            json!({ "id": BAD, "to": a.stages[1] }),
+            &a.stages[2],
+        ),
+        // stages[0] holds opp1 during the walk: the target matters
+        probe(
+            "Mutation.deleteStage(moveOpportunitiesTo)",
+            Kind::Stage,
+            "mutation($id: ID!, $to: ID) { deleteStage(id: $id, moveOpportunitiesTo: $to) }",
+            json!({ "id": a.stages[0], "to": BAD }),
+            &a.stages[1],
+        ),
+        probe(
+            "Mutation.archivePipeline(id)",
+            Kind::Pipeline,
+            "mutation($id: ID!) { archivePipeline(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.pipeline,
+        ),
+    ]
+}
+
+/// `vars` with every `BAD` replaced by `id`.
+fn with_id(vars: &Value, id: &str) -> Value {
+    match vars {
+        Value::String(s) if s == BAD => Value::String(id.to_string()),
+        Value::Array(a) => Value::Array(a.iter().map(|v| with_id(v, id)).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), with_id(v, id))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Everything a tenant's admin can read, as JSON.
+async fn tenant_snapshot(app: &TestApp, token: &str) -> Value {
+    let setup = ok(
+        app,
+        token,
+        "{ tenant { id name slug currency timezone }
+           users(includeInactive: true) { id email name role active }
+           exchangeRates { currency rate }
+           sources(includeArchived: true) { id name archived }
+           pipelines(includeArchived: true) {
+             id name position archived openCount
+             stages { id name position probability rottenAfterDays count }
+           } }",
+        json!({}),
+    )
+    .await;
+    let contacts = ok(
+        app,
+        token,
+        "{ contacts(first: 50) { totalCount nodes {
+             id kind lifecycle name email phone company { id } source { id }
+           } } }",
+        json!({}),
+    )
+    .await;
+    let opportunities = ok(
+        app,
+        token,
+        "{ opportunities(first: 10) { totalCount nodes {
+             id reference title status version probability probabilityOverride
+             potential { amount currency } dueDate lostReason closedAt updatedAt
+             pipeline { id } stage { id } owner { id } team { id } source { id }
+             contacts { contact { id } role isPrimary }
+             stageHistory { fromStage { id } toStage { id } changedAt }
+             history(first: 10) { totalCount nodes { field from to changedAt } }
+           } } }",
+        json!({}),
+    )
+    .await;
+    json!({ "setup": setup, "contacts": contacts, "opportunities": opportunities })
+}
+
+type DbSnapshot = Vec<(&'static str, Vec<String>)>;
+
+async fn table<E: EntityTrait>(db: &DatabaseConnection) -> Vec<String>
+where
+    E::Model: std::fmt::Debug,
+{
+    let mut rows: Vec<String> = E::find()
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| format!("{m:?}"))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Every row of every domain table, of every tenant.
+async fn db_snapshot(db: &DatabaseConnection) -> DbSnapshot {
+    use entity::*;
+    vec![
+        ("tenants", table::<tenant::Entity>(db).await),
+        ("users", table::<user::Entity>(db).await),
+        ("pipelines", table::<pipeline::Entity>(db).await),
+        ("stages", table::<stage::Entity>(db).await),
+        ("sources", table::<source::Entity>(db).await),
+        ("exchange_rates", table::<exchange_rate::Entity>(db).await),
+        ("contacts", table::<contact::Entity>(db).await),
+        ("opportunities", table::<opportunity::Entity>(db).await),
+        (
+            "opportunity_contacts",
+            table::<opportunity_contact::Entity>(db).await,
+        ),
+        (
+            "opportunity_team",
+            table::<opportunity_team::Entity>(db).await,
+        ),
+        ("stage_changes", table::<stage_change::Entity>(db).await),
+        (
+            "opportunity_changes",
+            table::<opportunity_change::Entity>(db).await,
+        ),
+    ]
+}
+
+fn db_diff(before: &DbSnapshot, after: &DbSnapshot) -> String {
+    let mut out = Vec::new();
+    for ((table, old), (_, new)) in before.iter().zip(after) {
+        let gone: Vec<&String> = old.iter().filter(|r| !new.contains(r)).collect();
+        let came: Vec<&String> = new.iter().filter(|r| !old.contains(r)).collect();
+        if !gone.is_empty() || !came.is_empty() {
+            out.push(format!("{table}: was {gone:?}, now {came:?}"));
+        }
+    }
+    out.join("; ")
+}
+
+async fn walk(app: &TestApp) {
+    let sa = app.sign_up("Tenant A", "admin@a.test").await;
+    let sb = app.sign_up("Tenant B", "admin@b.test").await;
+    let a = populate(app, &sa, "a").await;
+    let mut b = populate(app, &sb, "b").await;
+    b.member = a.member.clone();
+
+    let probes = probes(&a);
+    let walked: BTreeSet<&str> = probes.iter().map(|p| p.pos).collect();
+    assert_eq!(walked.len(), probes.len(), "a position is walked twice");
+    assert_eq!(
+        walked,
+        COVERED.iter().copied().collect::<BTreeSet<_>>(),
+        "the walk and COVERED disagree"
+    );
+
+    let db = app.db().await;
+    let b_before = tenant_snapshot(app, &sb.token).await;
+    let a_before = tenant_snapshot(app, &sa.token).await;
+    let mut rows = db_snapshot(&db).await;
+    let mut failures = Vec::new();
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for p in &probes {
+        let mut bad: Vec<(String, String)> = b
+            .of(p.kind)
+            .into_iter()
+            .map(|id| (format!("tenant B's {:?} {id}", p.kind), id))
+            .collect();
+        bad.push((format!("unknown {unknown}"), unknown.clone()));
+        bad.push(("malformed \"not-a-uuid\"".into(), "not-a-uuid".into()));
+        bad.push(("empty \"\"".into(), String::new()));
+        for (what, id) in bad {
+            let v = app
+                .gql(Some(&sa.token), p.query, with_id(&p.vars, &id))
+                .await;
+            let code = v["errors"][0]["extensions"]["code"].as_str();
+            let data_null = v["data"]
+                .as_object()
+                .is_none_or(|o| o.values().all(Value::is_null));
+            if code != Some("NOT_FOUND") || !data_null {
+                failures.push(format!("{} with {what}: answered {v}", p.pos));
+            }
+            let now = db_snapshot(&db).await;
+            if now != rows {
+                failures.push(format!(
+                    "{} with {what}: changed {}",
+                    p.pos,
+                    db_diff(&rows, &now)
+                ));
+                rows = now;
+            }
+        }
+    }
+    assert_eq!(
+        tenant_snapshot(app, &sb.token).await,
+        b_before,
+        "tenant B changed during the walk"
+    );
+    assert_eq!(
+        tenant_snapshot(app, &sa.token).await,
+        a_before,
+        "tenant A changed during the walk"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of the probes failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // The controls: each probe with a valid ID of A's in place works, so
+    // the NOT_FOUND above came from the ID under test and nothing else.
+    for p in &probes {
+        let v = app
+            .gql(Some(&sa.token), p.query, with_id(&p.vars, &p.good))
+            .await;
+        if !v["errors"].is_null() {
+            failures.push(format!("control of {}: {v}", p.pos));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "controls failed:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(
+        tenant_snapshot(app, &sb.token).await,
+        b_before,
+        "tenant A's own changes reached tenant B"
+    );
+    db.close().await.ok();
+}
+
+dual_test!(foreign_ids_are_not_found_and_change_nothing, |app| {
+    walk(&app).await;
+});
+
+const INTROSPECTION: &str = "
+{ __schema {
+    types {
+      kind name
+      fields { name args { name type { ...T } } }
+      inputFields { name type { ...T } }
+    }
+} }
+fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }";
+
+/// The named type under NON_NULL and LIST wrappers: (kind, name).
+fn named(mut t: &Value) -> (&str, &str) {
+    while t["name"].is_null() && t["ofType"].is_object() {
+        t = &t["ofType"];
+    }
+    (
+        t["kind"].as_str().unwrap_or_default(),
+        t["name"].as_str().unwrap_or_default(),
+    )
+}
+
+fn id_positions(
+    types: &HashMap<&str, &Value>,
+    ty: &Value,
+    at: &str,
+    path: &str,
+    inside: &mut Vec<String>,
+    out: &mut BTreeSet<String>,
+) {
+    let (kind, name) = named(ty);
+    if name == "ID" {
+        out.insert(format!("{at}({path})"));
+    } else if kind == "INPUT_OBJECT" && !inside.iter().any(|n| n == name) {
+        inside.push(name.to_string());
+        let fields = types[name]["inputFields"].as_array().unwrap();
+        for f in fields {
+            let sub = format!("{path}.{}", f["name"].as_str().unwrap());
+            id_positions(types, &f["type"], at, &sub, inside, out);
+        }
+        inside.pop();
+    }
+}
+
+/// Every place in the live schema where a client passes an ID: arguments
+/// of any field of any object type (Query, Mutation, Subscription and the
+/// rest), and fields of input objects at any depth.
+fn schema_id_positions() -> BTreeSet<String> {
+    let schema = crm_server::graphql::build_schema(None);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let res = rt.block_on(schema.execute(INTROSPECTION));
+    assert!(res.errors.is_empty(), "introspection: {:?}", res.errors);
+    let data = serde_json::to_value(&res.data).unwrap();
+    let all = data["__schema"]["types"].as_array().unwrap();
+    let types: HashMap<&str, &Value> = all
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t))
+        .collect();
+    let mut out = BTreeSet::new();
+    for t in all {
+        let name = t["name"].as_str().unwrap();
+        if t["kind"] != "OBJECT" || name.starts_with("__") {
+            continue;
+        }
+        for f in t["fields"].as_array().unwrap() {
+            let at = format!("{name}.{}", f["name"].as_str().unwrap());
+            for arg in f["args"].as_array().unwrap() {
+                let path = arg["name"].as_str().unwrap();
+                id_positions(&types, &arg["type"], &at, path, &mut Vec::new(), &mut out);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_id_taking_operation_is_walked() {
+    let in_schema = schema_id_positions();
+    let covered: BTreeSet<String> = COVERED.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        covered.len(),
+        COVERED.len(),
+        "COVERED lists a position twice"
+    );
+    let missing: Vec<&String> = in_schema.difference(&covered).collect();
+    let stale: Vec<&String> = covered.difference(&in_schema).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "ID positions the isolation walk does not cover (add a probe and a COVERED entry): \
+         {missing:#?}\nCOVERED entries the schema no longer has: {stale:#?}"
+    );
+    // the walk would be meaningless if the reader found nothing
+    assert!(in_schema.len() >= 40, "{in_schema:#?}");
+}
