@@ -36,6 +36,8 @@ pub struct Settings {
     pub graphiql: bool,
     pub workers: usize,
     pub log_json: bool,
+    /// Base URL of this server as clients see it (feed links use it).
+    pub public_url: String,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -95,9 +97,11 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        let bind_address = parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
         Ok(Self {
             environment,
-            bind_address: parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            bind_address,
+            public_url: var("PUBLIC_URL").unwrap_or_else(|| format!("http://{bind_address}")),
             database_url,
             database_max_connections: parse("DATABASE_MAX_CONNECTIONS", 10)?,
             data_dir,

@@ -35,6 +35,9 @@ pub fn data_loader(
         },
         tokio::spawn,
     )
+    // the default 1 ms window can split one list's keys into two batches
+    // on a busy server; a few ms keeps "one statement per relation" true
+    .delay(std::time::Duration::from_millis(5))
 }
 
 pub trait ContextLoader {
@@ -101,6 +104,7 @@ by_id_loader! {
     PipelineKey => pipeline,
     SourceKey => source,
     ContactKey => contact,
+    OpportunityKey => opportunity,
 }
 
 /// Loads one value by key through the request's loader.

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::domain::{Password, Role, TenantId};
 use crate::error::AppError;
+use crate::modules::pipeline::service::{DEFAULT_SOURCES, DEFAULT_STAGES};
 use crate::tenancy::{TenantOwned, TenantScope, now};
 
 /// The password of every seeded user unless `--password` says otherwise.
@@ -295,6 +296,7 @@ fn stream_seed(seed: u64, slug: &str) -> u64 {
 
 // ---------------------------------------------------------------- plans
 
+#[derive(Clone, Copy)]
 struct StageSpec {
     name: &'static str,
     probability: i32,
@@ -309,11 +311,9 @@ const fn st(name: &'static str, probability: i32, rotten_after_days: Option<i32>
     }
 }
 
-const DEMO_STAGES: &[StageSpec] = &[
-    st("Request received", 10, Some(14)),
-    st("Quote sent", 50, Some(30)),
-    st("Quote signed", 100, None),
-];
+/// The demo tenant has the pipeline a sign-up gets; its open stages rot
+/// after this many days, so that the demo shows rotting too.
+const DEMO_ROTTEN_AFTER_DAYS: i32 = 21;
 
 const SCALE_STAGES: &[StageSpec] = &[
     st("Lead in", 10, Some(14)),
@@ -324,33 +324,17 @@ const SCALE_STAGES: &[StageSpec] = &[
     st("Closing", 100, None),
 ];
 
-const DEMO_PIPELINES: &[(&str, &[StageSpec])] = &[("Sales", DEMO_STAGES)];
-
-const SCALE_PIPELINES: &[(&str, &[StageSpec])] = &[
-    ("New business", SCALE_STAGES),
-    ("Renewals", SCALE_STAGES),
-    ("Upsell", SCALE_STAGES),
-    ("Partners", SCALE_STAGES),
-    ("Public tenders", SCALE_STAGES),
-];
-
-const SOURCES: &[&str] = &[
-    "Website form",
-    "Email campaign",
-    "Trade show",
-    "Referral",
-    "Phone",
+const SCALE_PIPELINES: &[&str] = &[
+    "New business",
+    "Renewals",
+    "Upsell",
+    "Partners",
+    "Public tenders",
 ];
 
 /// Role, email local part and name. The admin comes first: the report
 /// names it as the tenant's login.
 type UserSpec = (Role, &'static str, &'static str);
-
-const DEMO_USERS: &[UserSpec] = &[
-    (Role::Admin, "admin", "Alice Martin"),
-    (Role::Manager, "manager", "Marc Dubois"),
-    (Role::Sales, "sales1", "Sofia Rossi"),
-];
 
 const SCALE_USERS: &[UserSpec] = &[
     (Role::Admin, "admin", "Alice Martin"),
@@ -358,6 +342,9 @@ const SCALE_USERS: &[UserSpec] = &[
     (Role::Sales, "sales1", "Sofia Rossi"),
     (Role::Sales, "sales2", "Tom Becker"),
 ];
+
+/// One user of each role.
+const DEMO_USERS: &[UserSpec] = SCALE_USERS.split_at(3).0;
 
 const TIMEZONES: &[&str] = &[
     "Europe/Paris",
@@ -372,7 +359,7 @@ struct TenantPlan {
     name: String,
     timezone: &'static str,
     users: &'static [UserSpec],
-    pipelines: &'static [(&'static str, &'static [StageSpec])],
+    pipelines: Vec<(&'static str, Vec<StageSpec>)>,
     contacts: usize,
     opportunities: usize,
 }
@@ -385,7 +372,17 @@ fn plans(opts: &SeedOptions) -> Vec<TenantPlan> {
             name: "Demo Company".into(),
             timezone: "Europe/Paris",
             users: DEMO_USERS,
-            pipelines: DEMO_PIPELINES,
+            pipelines: vec![(
+                "Sales",
+                DEFAULT_STAGES
+                    .iter()
+                    .map(|&(name, probability)| StageSpec {
+                        name,
+                        probability,
+                        rotten_after_days: (probability < 100).then_some(DEMO_ROTTEN_AFTER_DAYS),
+                    })
+                    .collect(),
+            )],
             contacts: 20,
             opportunities: 30,
         });
@@ -400,7 +397,10 @@ fn plans(opts: &SeedOptions) -> Vec<TenantPlan> {
                 name: format!("Scale Tenant {}", i + 1),
                 timezone: TIMEZONES[i % TIMEZONES.len()],
                 users: SCALE_USERS,
-                pipelines: SCALE_PIPELINES,
+                pipelines: SCALE_PIPELINES
+                    .iter()
+                    .map(|name| (*name, SCALE_STAGES.to_vec()))
+                    .collect(),
                 // a handful even for tiny runs, so that opportunities can
                 // have two distinct contacts
                 contacts: (opportunities / 2).max(4),
@@ -592,7 +592,7 @@ fn generate(
         stage_ranges.push(first..stages.len());
     }
 
-    let sources: Vec<source::Model> = SOURCES
+    let sources: Vec<source::Model> = DEFAULT_SOURCES
         .iter()
         .map(|name| source::Model {
             id: rng.uuid(),
@@ -622,6 +622,7 @@ fn generate(
     // the company each contact belongs to (a company belongs to itself)
     let mut company_of: Vec<Option<usize>> = Vec::with_capacity(plan.contacts);
     let mut companies: Vec<usize> = Vec::new();
+    // per contact, the email domain its people use (empty for a person)
     let mut domains: Vec<String> = Vec::with_capacity(plan.contacts);
     for (i, offset) in contact_offsets.iter().enumerate() {
         let created_at = born + Duration::seconds(*offset);
@@ -736,6 +737,8 @@ fn generate(
             "OPEN" => age,
             _ => rng.range((age / 10).max(60), age),
         };
+        // drawn below close_offset by the path length, so that making the
+        // times strictly increasing cannot push one past the close
         let room = (close_offset - path.len() as i64).max(1);
         let mut offsets: Vec<i64> = (1..path.len()).map(|_| rng.range(1, room)).collect();
         offsets.sort_unstable();

@@ -48,6 +48,12 @@ impl Application {
             db,
             jwt: JwtService::new(settings.jwt.clone()),
             refresh_ttl: settings.refresh_token_ttl,
+            calendar_key: crate::auth::sha256_hex(&format!(
+                "calendar-feed:{}",
+                settings.jwt.secret
+            ))
+            .into_bytes(),
+            public_url: settings.public_url.clone(),
         });
         let listener =
             TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {

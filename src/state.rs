@@ -9,4 +9,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtService,
     pub refresh_ttl: Duration,
+    /// Key of the calendar feed tokens (derived from the JWT secret).
+    pub calendar_key: Vec<u8>,
+    /// Base URL clients reach this server at, for links it hands out.
+    pub public_url: String,
 }

@@ -45,6 +45,8 @@ tenant_owned!(
     opportunity_change,
     activity,
     document,
+    intake_key,
+    intake_request,
 );
 
 #[derive(Clone, Copy, Debug)]

@@ -5,6 +5,8 @@ pub mod activity;
 pub mod contact;
 pub mod document;
 pub mod exchange_rate;
+pub mod intake_key;
+pub mod intake_request;
 pub mod login_failure;
 pub mod opportunity;
 pub mod opportunity_change;

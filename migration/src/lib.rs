@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_accounts;
 mod m20261127_000002_pipeline_core;
 mod m20261127_000003_activities_documents;
+mod m20261127_000004_intake;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_accounts::Migration),
             Box::new(m20261127_000002_pipeline_core::Migration),
             Box::new(m20261127_000003_activities_documents::Migration),
+            Box::new(m20261127_000004_intake::Migration),
         ]
     }
 }

@@ -7,20 +7,33 @@ use async_graphql::{Context, EmptySubscription, MergedObject, Response, Schema};
 
 use crate::error::{AppError, AppResult};
 use crate::modules::account::{AccountMutation, AccountQuery};
+use crate::modules::activity::{ActivityMutation, ActivityQuery};
+use crate::modules::analytics::AnalyticsQuery;
 use crate::modules::contact::{ContactMutation, ContactQuery};
+use crate::modules::intake::{IntakeMutation, IntakeQuery};
 use crate::modules::opportunity::{OpportunityMutation, OpportunityQuery};
 use crate::modules::pipeline::{PipelineMutation, PipelineQuery};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, PipelineQuery, ContactQuery, OpportunityQuery);
+pub struct Query(
+    AccountQuery,
+    ActivityQuery,
+    PipelineQuery,
+    ContactQuery,
+    OpportunityQuery,
+    AnalyticsQuery,
+    IntakeQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AccountMutation,
+    ActivityMutation,
     PipelineMutation,
     ContactMutation,
     OpportunityMutation,
+    IntakeMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

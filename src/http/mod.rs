@@ -17,6 +17,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(graphql::get))
             .default_service(web::to(graphql::method_not_allowed)),
     )
+    .route(
+        "/calendar/{token}",
+        web::get().to(crate::modules::activity::calendar::feed),
+    )
+    .service(
+        web::resource("/intake")
+            .route(web::post().to(crate::modules::intake::http::post))
+            .default_service(web::to(crate::modules::intake::http::method_not_allowed)),
+    )
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz));
 }

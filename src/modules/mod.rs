@@ -1,6 +1,9 @@
 //! Domain modules: each holds its GraphQL types, resolvers and a service
 //! with the SeaORM queries.
 pub mod account;
+pub mod activity;
+pub mod analytics;
 pub mod contact;
+pub mod intake;
 pub mod opportunity;
 pub mod pipeline;

@@ -93,6 +93,7 @@ pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
         graphiql: true,
         workers: 1,
         log_json: false,
+        public_url: "http://127.0.0.1".into(),
     }
 }
 

@@ -7,7 +7,7 @@
 //! fails when an ID position appears that the walk does not cover.
 use std::collections::{BTreeSet, HashMap};
 
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::dual_test;
@@ -24,6 +24,12 @@ const COVERED: &[&str] = &[
     "Query.opportunities(filter.ownerId)",
     "Query.opportunities(filter.sourceId)",
     "Query.opportunities(filter.contactId)",
+    "Query.forecast(input.pipelineId)",
+    "Query.forecast(input.ownerId)",
+    "Query.sourcePerformance(pipelineId)",
+    "Query.funnel(pipelineId)",
+    "Query.funnel(sourceId)",
+    "Query.funnel(ownerId)",
     "Mutation.updateUser(id)",
     "Mutation.updatePipeline(id)",
     "Mutation.reorderStages(pipelineId)",
@@ -57,6 +63,7 @@ const COVERED: &[&str] = &[
     "Mutation.deleteOpportunity(id)",
     "Mutation.deleteStage(id)",
     "Mutation.deleteStage(moveOpportunitiesTo)",
+    "Mutation.archivePipeline(id)",
 ];
 
 /// Stands for the ID under test in a probe's variables.
@@ -103,7 +110,6 @@ impl World {
             Kind::Source => vec![self.source.clone(), self.seeded_sources[0].clone()],
             Kind::Contact => vec![self.company.clone(), self.person.clone()],
             Kind::User => vec![self.admin.clone(), self.member.clone()],
-            Kind::Opportunity if self.admin.is_empty() => vec![],
             Kind::Opportunity => vec![self.opp1.clone(), self.opp2.clone()],
         }
     }
@@ -276,6 +282,8 @@ fn probes(a: &World) -> Vec<Probe> {
     let list = "query($f: OpportunityFilter) { opportunities(filter: $f) { totalCount } }";
     let create = "mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) { id } }";
     let update = "mutation($id: ID!, $i: UpdateOpportunityInput!) { updateOpportunity(id: $id, input: $i) { id } }";
+    let forecast = "query($i: ForecastInput!) { forecast(input: $i) { total { openCount } } }";
+    let funnel = "query($p: ID!, $s: ID, $o: ID) { funnel(pipelineId: $p, sourceId: $s, ownerId: $o) { entered } }";
     let new_opp = |extra: Value| {
         let mut i = json!({ "title": "Probe", "stageId": a.stages[1], "potential": "10" });
         for (k, v) in extra.as_object().unwrap() {
@@ -339,6 +347,48 @@ fn probes(a: &World) -> Vec<Probe> {
             list,
             json!({ "f": { "contactId": BAD } }),
             &a.person,
+        ),
+        probe(
+            "Query.forecast(input.pipelineId)",
+            Kind::Pipeline,
+            forecast,
+            json!({ "i": { "from": "2026-01-01", "to": "2030-12-31", "pipelineId": BAD } }),
+            &a.pipeline,
+        ),
+        probe(
+            "Query.forecast(input.ownerId)",
+            Kind::User,
+            forecast,
+            json!({ "i": { "from": "2026-01-01", "to": "2030-12-31", "ownerId": BAD } }),
+            &a.member,
+        ),
+        probe(
+            "Query.sourcePerformance(pipelineId)",
+            Kind::Pipeline,
+            "query($p: ID) { sourcePerformance(pipelineId: $p) { opportunities } }",
+            json!({ "p": BAD }),
+            &a.pipeline,
+        ),
+        probe(
+            "Query.funnel(pipelineId)",
+            Kind::Pipeline,
+            funnel,
+            json!({ "p": BAD }),
+            &a.pipeline,
+        ),
+        probe(
+            "Query.funnel(sourceId)",
+            Kind::Source,
+            funnel,
+            json!({ "p": a.pipeline, "s": BAD }),
+            &a.source,
+        ),
+        probe(
+            "Query.funnel(ownerId)",
+            Kind::User,
+            funnel,
+            json!({ "p": a.pipeline, "o": BAD }),
+            &a.member,
         ),
         probe(
             "Mutation.updateUser(id)",
@@ -636,49 +686,82 @@ async fn tenant_snapshot(app: &TestApp, token: &str) -> Value {
     json!({ "setup": setup, "contacts": contacts, "opportunities": opportunities })
 }
 
-type DbSnapshot = Vec<(&'static str, Vec<String>)>;
+/// Every row of every table (but the migration log), as text, per table.
+type DbSnapshot = Vec<(String, Vec<String>)>;
 
-async fn table<E: EntityTrait>(db: &DatabaseConnection) -> Vec<String>
-where
-    E::Model: std::fmt::Debug,
-{
-    let mut rows: Vec<String> = E::find()
-        .all(db)
+async fn strings(db: &DatabaseConnection, sql: String) -> Vec<Vec<Option<String>>> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
         .iter()
-        .map(|m| format!("{m:?}"))
-        .collect();
-    rows.sort();
-    rows
+        .map(|row| {
+            (0..)
+                .map_while(|i| row.try_get::<Option<String>>("", &format!("c{i}")).ok())
+                .collect()
+        })
+        .collect()
 }
 
-/// Every row of every domain table, of every tenant.
+/// Read generically, so that tables added later are watched too.
 async fn db_snapshot(db: &DatabaseConnection) -> DbSnapshot {
-    use entity::*;
-    vec![
-        ("tenants", table::<tenant::Entity>(db).await),
-        ("users", table::<user::Entity>(db).await),
-        ("pipelines", table::<pipeline::Entity>(db).await),
-        ("stages", table::<stage::Entity>(db).await),
-        ("sources", table::<source::Entity>(db).await),
-        ("exchange_rates", table::<exchange_rate::Entity>(db).await),
-        ("contacts", table::<contact::Entity>(db).await),
-        ("opportunities", table::<opportunity::Entity>(db).await),
-        (
-            "opportunity_contacts",
-            table::<opportunity_contact::Entity>(db).await,
-        ),
-        (
-            "opportunity_team",
-            table::<opportunity_team::Entity>(db).await,
-        ),
-        ("stage_changes", table::<stage_change::Entity>(db).await),
-        (
-            "opportunity_changes",
-            table::<opportunity_change::Entity>(db).await,
-        ),
-    ]
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    let tables = if sqlite {
+        "SELECT name AS c0 FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    } else {
+        "SELECT table_name::text AS c0 FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+    };
+    let mut out = Vec::new();
+    for t in strings(db, tables.into()).await {
+        let Some(table) = t.into_iter().flatten().next() else {
+            continue;
+        };
+        if table == "seaql_migrations" {
+            continue;
+        }
+        let columns_sql = if sqlite {
+            format!("SELECT name AS c0 FROM pragma_table_info('{table}') ORDER BY cid")
+        } else {
+            format!(
+                "SELECT column_name::text AS c0 FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{table}' \
+                 ORDER BY ordinal_position"
+            )
+        };
+        let columns: Vec<String> = strings(db, columns_sql)
+            .await
+            .into_iter()
+            .filter_map(|r| r.into_iter().flatten().next())
+            .collect();
+        let select = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if sqlite {
+                    format!("quote(\"{c}\") AS c{i}")
+                } else {
+                    format!("\"{c}\"::text AS c{i}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut rows: Vec<String> = strings(db, format!("SELECT {select} FROM \"{table}\""))
+            .await
+            .into_iter()
+            .map(|r| {
+                columns
+                    .iter()
+                    .zip(r)
+                    .map(|(c, v)| format!("{c}={}", v.as_deref().unwrap_or("NULL")))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        rows.sort();
+        out.push((table, rows));
+    }
+    out
 }
 
 fn db_diff(before: &DbSnapshot, after: &DbSnapshot) -> String {
@@ -687,55 +770,62 @@ fn db_diff(before: &DbSnapshot, after: &DbSnapshot) -> String {
         let gone: Vec<&String> = old.iter().filter(|r| !new.contains(r)).collect();
         let came: Vec<&String> = new.iter().filter(|r| !old.contains(r)).collect();
         if !gone.is_empty() || !came.is_empty() {
-            out.push(format!("{table}: was {gone:?}, now {came:?}"));
+            let cut = |rows: Vec<&String>| -> Vec<String> {
+                rows.iter().map(|r| r.chars().take(240).collect()).collect()
+            };
+            out.push(format!("{table}: was {:?}, now {:?}", cut(gone), cut(came)));
         }
     }
     out.join("; ")
 }
 
-async fn walk(app: &TestApp) {
+/// Two tenants with one of everything each.
+async fn two_tenants(app: &TestApp) -> (Session, World, Session, World) {
     let sa = app.sign_up("Tenant A", "admin@a.test").await;
     let sb = app.sign_up("Tenant B", "admin@b.test").await;
     let a = populate(app, &sa, "a").await;
-    let mut b = populate(app, &sb, "b").await;
-    b.member = a.member.clone();
+    let b = populate(app, &sb, "b").await;
+    (sa, a, sb, b)
+}
 
-    let probes = probes(&a);
-    let walked: BTreeSet<&str> = probes.iter().map(|p| p.pos).collect();
-    assert_eq!(walked.len(), probes.len(), "a position is walked twice");
-    assert_eq!(
-        walked,
-        COVERED.iter().copied().collect::<BTreeSet<_>>(),
-        "the walk and COVERED disagree"
-    );
-
-    let db = app.db().await;
-    let b_before = tenant_snapshot(app, &sb.token).await;
-    let a_before = tenant_snapshot(app, &sa.token).await;
-    let mut rows = db_snapshot(&db).await;
-    let mut failures = Vec::new();
+/// B's objects of the probe's kind, an unknown UUID and malformed IDs.
+fn foreign_and_unknown(b: &World, p: &Probe) -> Vec<(String, String)> {
+    let mut bad: Vec<(String, String)> = b
+        .of(p.kind)
+        .into_iter()
+        .map(|id| (format!("tenant B's {:?} {id}", p.kind), id))
+        .collect();
     let unknown = uuid::Uuid::new_v4().to_string();
-    for p in &probes {
-        let mut bad: Vec<(String, String)> = b
-            .of(p.kind)
-            .into_iter()
-            .map(|id| (format!("tenant B's {:?} {id}", p.kind), id))
-            .collect();
-        bad.push((format!("unknown {unknown}"), unknown.clone()));
-        bad.push(("malformed \"not-a-uuid\"".into(), "not-a-uuid".into()));
-        bad.push(("empty \"\"".into(), String::new()));
-        for (what, id) in bad {
-            let v = app
-                .gql(Some(&sa.token), p.query, with_id(&p.vars, &id))
-                .await;
+    bad.push((format!("unknown {unknown}"), unknown));
+    bad.push(("malformed \"not-a-uuid\"".into(), "not-a-uuid".into()));
+    bad.push(("empty \"\"".into(), String::new()));
+    bad
+}
+
+/// Sends every probe with every bad ID `bad_ids` gives for it, and returns
+/// what went wrong: an answer other than one of `codes` (with null data),
+/// or any row of any tenant changed by the call.
+async fn run_probes(
+    app: &TestApp,
+    db: &DatabaseConnection,
+    token: &str,
+    probes: &[Probe],
+    bad_ids: impl Fn(&Probe) -> Vec<(String, String)>,
+    codes: &[&str],
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut rows = db_snapshot(db).await;
+    for p in probes {
+        for (what, id) in bad_ids(p) {
+            let v = app.gql(Some(token), p.query, with_id(&p.vars, &id)).await;
             let code = v["errors"][0]["extensions"]["code"].as_str();
             let data_null = v["data"]
                 .as_object()
                 .is_none_or(|o| o.values().all(Value::is_null));
-            if code != Some("NOT_FOUND") || !data_null {
+            if !code.is_some_and(|c| codes.contains(&c)) || !data_null {
                 failures.push(format!("{} with {what}: answered {v}", p.pos));
             }
-            let now = db_snapshot(&db).await;
+            let now = db_snapshot(db).await;
             if now != rows {
                 failures.push(format!(
                     "{} with {what}: changed {}",
@@ -746,48 +836,131 @@ async fn walk(app: &TestApp) {
             }
         }
     }
+    failures
+}
+
+fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} probes failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+dual_test!(foreign_ids_are_not_found_and_change_nothing, |app| {
+    let (sa, a, sb, b) = two_tenants(&app).await;
+    let probes = probes(&a);
+    let walked: BTreeSet<&str> = probes.iter().map(|p| p.pos).collect();
+    assert_eq!(walked.len(), probes.len(), "a position is walked twice");
     assert_eq!(
-        tenant_snapshot(app, &sb.token).await,
+        walked,
+        COVERED.iter().copied().collect::<BTreeSet<_>>(),
+        "the walk and COVERED disagree"
+    );
+
+    let db = app.db().await;
+    let b_before = tenant_snapshot(&app, &sb.token).await;
+    let a_before = tenant_snapshot(&app, &sa.token).await;
+    let failures = run_probes(
+        &app,
+        &db,
+        &sa.token,
+        &probes,
+        |p| foreign_and_unknown(&b, p),
+        &["NOT_FOUND"],
+    )
+    .await;
+    assert_no_failures(&failures);
+    assert_eq!(
+        tenant_snapshot(&app, &sb.token).await,
         b_before,
         "tenant B changed during the walk"
     );
     assert_eq!(
-        tenant_snapshot(app, &sa.token).await,
+        tenant_snapshot(&app, &sa.token).await,
         a_before,
         "tenant A changed during the walk"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of the probes failed:\n{}",
-        failures.len(),
-        failures.join("\n")
     );
 
     // The controls: each probe with a valid ID of A's in place works, so
     // the NOT_FOUND above came from the ID under test and nothing else.
+    let mut controls = Vec::new();
     for p in &probes {
         let v = app
             .gql(Some(&sa.token), p.query, with_id(&p.vars, &p.good))
             .await;
         if !v["errors"].is_null() {
-            failures.push(format!("control of {}: {v}", p.pos));
+            controls.push(format!("control of {}: {v}", p.pos));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "controls failed:\n{}",
-        failures.join("\n")
-    );
+    assert_no_failures(&controls);
     assert_eq!(
-        tenant_snapshot(app, &sb.token).await,
+        tenant_snapshot(&app, &sb.token).await,
         b_before,
         "tenant A's own changes reached tenant B"
     );
     db.close().await.ok();
-}
+});
 
-dual_test!(foreign_ids_are_not_found_and_change_nothing, |app| {
-    walk(&app).await;
+// A MANAGER or SALES caller may be refused an operation outright
+// (FORBIDDEN), but a foreign or unknown ID still never does anything.
+dual_test!(foreign_ids_change_nothing_for_managers_and_sales, |app| {
+    let (sa, a, _sb, b) = two_tenants(&app).await;
+    let manager = app
+        .create_user(&sa, "manager@a.test", "MANAGER")
+        .await
+        .token;
+    // the SALES member owns opp1, so it may change it
+    let login = app
+        .login(&sa.slug, "member@a.test", crate::helpers::PASSWORD)
+        .await;
+    let sales = Session::from_payload(&login["data"]["login"], "member@a.test").token;
+    let db = app.db().await;
+    let mut failures = Vec::new();
+    for (role, token) in [("MANAGER", &manager), ("SALES", &sales)] {
+        let found = run_probes(
+            &app,
+            &db,
+            token,
+            &probes(&a),
+            |p| foreign_and_unknown(&b, p),
+            &["NOT_FOUND", "FORBIDDEN"],
+        )
+        .await;
+        failures.extend(found.into_iter().map(|f| format!("as {role}: {f}")));
+    }
+    assert_no_failures(&failures);
+    db.close().await.ok();
+});
+
+// A deleted stage is gone: every stage position treats it as unknown.
+dual_test!(a_deleted_stage_is_not_found, |app| {
+    let (sa, a, _sb, _b) = two_tenants(&app).await;
+    let gone = a.stages[2].clone();
+    ok(
+        &app,
+        &sa.token,
+        "mutation($id: ID!) { deleteStage(id: $id) }",
+        json!({ "id": gone }),
+    )
+    .await;
+    let stage_probes: Vec<Probe> = probes(&a)
+        .into_iter()
+        .filter(|p| matches!(p.kind, Kind::Stage))
+        .collect();
+    let db = app.db().await;
+    let failures = run_probes(
+        &app,
+        &db,
+        &sa.token,
+        &stage_probes,
+        |_| vec![(format!("deleted stage {gone}"), gone.clone())],
+        &["NOT_FOUND"],
+    )
+    .await;
+    assert_no_failures(&failures);
+    db.close().await.ok();
 });
 
 const INTROSPECTION: &str = "

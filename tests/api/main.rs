@@ -6,9 +6,12 @@
 mod helpers;
 
 mod accounts;
+mod activities;
+mod analytics;
 mod binary;
 mod contacts;
 mod http_layer;
+mod intake;
 mod isolation;
 mod n_plus_one;
 mod opportunities;

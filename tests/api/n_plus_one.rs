@@ -212,12 +212,7 @@ async fn page(app: &TestApp, f: &Fixture, n: usize, with_totals: bool) -> u64 {
     assert_eq!(nodes.len(), n, "a full page of {n}");
     nodes.iter().for_each(assert_node);
     assert_eq!(c["pageInfo"]["hasNextPage"], true);
-    assert_eq!(
-        c["pageInfo"]["endCursor"].as_str().is_some(),
-        true,
-        "{}",
-        c["pageInfo"]
-    );
+    assert!(c["pageInfo"]["endCursor"].is_string(), "{}", c["pageInfo"]);
     if with_totals {
         assert_eq!(c["totalCount"], PER_STAGE * f.stages.len());
         assert!(c["totalPotential"]["amount"].is_string(), "{c}");
@@ -251,8 +246,9 @@ dual_test!(
                 ("page n=5", p5),
                 ("page n=50", p50),
             ] {
+                // 0 would mean the statement counter is not wired up
                 assert!(
-                    count <= MAX_STATEMENTS,
+                    count > 0 && count <= MAX_STATEMENTS,
                     "[{backend}] {label}: {what} ran {count} statements (max {MAX_STATEMENTS})"
                 );
             }
@@ -267,16 +263,3 @@ dual_test!(
         }
     }
 );
-
-dual_test!(zz_diag, |app| {
-    let f = fixture(&app).await;
-    for n in [5usize, 50, 100] {
-        let mut b = vec![];
-        let mut p = vec![];
-        for _ in 0..15 {
-            b.push(board(&app, &f, n.min(52), false).await);
-            p.push(page(&app, &f, n, false).await);
-        }
-        println!("[{:?}] n={n} board {b:?} page {p:?}", app.backend);
-    }
-});

@@ -48,7 +48,7 @@ pub async fn find<C: ConnectionTrait>(
 
 /// ADMIN and MANAGER change anything; SALES only what it owns or is on the
 /// team of.
-async fn ensure_can_change<C: ConnectionTrait>(
+pub async fn ensure_can_change<C: ConnectionTrait>(
     conn: &C,
     auth: AuthContext,
     o: &opportunity::Model,
@@ -90,7 +90,7 @@ async fn active_user<C: ConnectionTrait>(
     Ok(u)
 }
 
-fn title(raw: &str) -> AppResult<String> {
+pub fn title(raw: &str) -> AppResult<String> {
     let t = raw.trim();
     if t.is_empty() || t.chars().count() > 200 {
         return Err(AppError::bad_input(
@@ -146,10 +146,10 @@ async fn team_ids<C: ConnectionTrait>(
     Ok(out)
 }
 
-struct ContactLink {
-    contact: Uuid,
-    role: Option<String>,
-    primary: bool,
+pub struct ContactLink {
+    pub contact: Uuid,
+    pub role: Option<String>,
+    pub primary: bool,
 }
 
 async fn contact_links<C: ConnectionTrait>(
@@ -325,17 +325,63 @@ pub async fn create(
         .transpose()?;
 
     let txn = db.begin().await?;
+    let created = create_in(
+        &txn,
+        scope,
+        Some(auth.user.0),
+        NewOpportunity {
+            title,
+            stage,
+            potential_cents: potential,
+            currency,
+            probability_override: override_p,
+            due_date: input.due_date.map(|d| d.0),
+            owner,
+            source,
+            team,
+            contacts: links,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// An opportunity whose fields are validated against its tenant.
+pub struct NewOpportunity {
+    pub title: String,
+    pub stage: entity::stage::Model,
+    pub potential_cents: i64,
+    pub currency: CurrencyCode,
+    pub probability_override: Option<i32>,
+    pub due_date: Option<chrono::NaiveDate>,
+    pub owner: Uuid,
+    pub source: Option<Uuid>,
+    pub team: Vec<Uuid>,
+    pub contacts: Vec<ContactLink>,
+}
+
+/// Inserts a validated opportunity, with its reference, first stage
+/// history row, team and contacts, in the caller's transaction, so that a
+/// command creating more than the opportunity stays all-or-nothing. The
+/// tenant row stays locked until that transaction ends.
+pub async fn create_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    actor: Option<Uuid>,
+    new: NewOpportunity,
+) -> AppResult<opportunity::Model> {
     // the tenant row lock serialises concurrent creations: numbers never repeat
     tenant::Entity::update_many()
         .col_expr(
             tenant::Column::OpportunitySeq,
             Expr::col(tenant::Column::OpportunitySeq).add(1),
         )
-        .filter(tenant::Column::Id.eq(auth.tenant.0))
-        .exec(&txn)
+        .filter(tenant::Column::Id.eq(scope.0.0))
+        .exec(conn)
         .await?;
-    let number = tenant::Entity::find_by_id(auth.tenant.0)
-        .one(&txn)
+    let number = tenant::Entity::find_by_id(scope.0.0)
+        .one(conn)
         .await?
         .ok_or(AppError::NotFound("tenant"))?
         .opportunity_seq;
@@ -346,16 +392,16 @@ pub async fn create(
             id: Set(id),
             number: Set(number),
             reference: Set(format!("OPP-{number}")),
-            title: Set(title),
-            pipeline_id: Set(stage.pipeline_id),
-            stage_id: Set(stage.id),
+            title: Set(new.title),
+            pipeline_id: Set(new.stage.pipeline_id),
+            stage_id: Set(new.stage.id),
             status: Set("OPEN".into()),
-            probability_override: Set(override_p),
-            potential_cents: Set(potential),
-            currency: Set(currency.as_str().to_string()),
-            due_date: Set(input.due_date.map(|d| d.0)),
-            owner_id: Set(owner),
-            source_id: Set(source),
+            probability_override: Set(new.probability_override),
+            potential_cents: Set(new.potential_cents),
+            currency: Set(new.currency.as_str().to_string()),
+            due_date: Set(new.due_date),
+            owner_id: Set(new.owner),
+            source_id: Set(new.source),
             lost_reason: Set(None),
             closed_at: Set(None),
             stage_entered_at: Set(ts),
@@ -365,14 +411,13 @@ pub async fn create(
             updated_at: Set(ts),
             ..Default::default()
         })
-        .insert(&txn)
+        .insert(conn)
         .await?;
-    stage_row(scope, id, None, stage.id, Some(auth.user.0), ts)
-        .insert(&txn)
+    stage_row(scope, id, None, new.stage.id, actor, ts)
+        .insert(conn)
         .await?;
-    set_team(&txn, scope, id, &team).await?;
-    link_contacts(&txn, scope, id, &links, ts).await?;
-    txn.commit().await?;
+    set_team(conn, scope, id, &new.team).await?;
+    link_contacts(conn, scope, id, &new.contacts, ts).await?;
     Ok(created)
 }
 
@@ -646,6 +691,86 @@ pub async fn update(
         Ok(c)
     })
     .await
+}
+
+/// Sets the potential from inside another command's transaction (a
+/// document used as potential): same version check, bump and history as
+/// `update`, but a concurrent change is a CONFLICT that rolls back the
+/// whole command.
+pub async fn set_potential_in<C: ConnectionTrait>(
+    conn: &C,
+    auth: AuthContext,
+    id: Uuid,
+    cents_value: i64,
+    currency: &CurrencyCode,
+) -> AppResult<()> {
+    let scope = TenantScope(auth.tenant);
+    let cur = find(conn, scope, id).await?;
+    ensure_can_change(conn, auth, &cur).await?;
+    if cur.potential_cents == cents_value && cur.currency == currency.as_str() {
+        return Ok(());
+    }
+    let ts = now();
+    let res = scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(
+            opportunity::Column::PotentialCents,
+            Expr::value(cents_value),
+        )
+        .col_expr(
+            opportunity::Column::Currency,
+            Expr::value(currency.as_str()),
+        )
+        .col_expr(
+            opportunity::Column::Version,
+            Expr::col(opportunity::Column::Version).add(1),
+        )
+        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
+        .filter(opportunity::Column::Id.eq(id))
+        .filter(opportunity::Column::Version.eq(cur.version))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(conflict(&cur));
+    }
+    let actor = Some(auth.user.0);
+    let mut rows = Vec::new();
+    if cur.potential_cents != cents_value {
+        rows.push(history_row(
+            scope,
+            id,
+            actor,
+            ts,
+            "potential",
+            Some(format!("{:.2}", cents(cur.potential_cents))),
+            Some(format!("{:.2}", cents(cents_value))),
+        ));
+    }
+    if cur.currency != currency.as_str() {
+        rows.push(history_row(
+            scope,
+            id,
+            actor,
+            ts,
+            "currency",
+            Some(cur.currency.clone()),
+            Some(currency.as_str().to_string()),
+        ));
+    }
+    opportunity_change::Entity::insert_many(rows)
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The currency an amount may be in: the tenant's or one with a rate.
+pub async fn usable_currency<C: ConnectionTrait>(
+    conn: &C,
+    auth: AuthContext,
+    settings: &TenantSettings,
+    raw: Option<&str>,
+) -> AppResult<CurrencyCode> {
+    currency(conn, TenantScope(auth.tenant), settings, raw).await
 }
 
 fn cents(c: i64) -> rust_decimal::Decimal {

@@ -11,6 +11,10 @@ use crate::error::{AppError, AppResult, GqlResult};
 use crate::graphql::ContextState;
 use crate::loaders::{ContactKey, PipelineKey, SourceKey, StageKey, UserKey, load_one};
 use crate::modules::account::types::UserGql;
+use crate::modules::activity::service as activities;
+use crate::modules::activity::types::{
+    Activity, ActivityConnection, ActivityKind, Document, kinds_mask,
+};
 use crate::modules::contact::types::Contact;
 use crate::modules::pipeline::types::{Pipeline, SourceGql, Stage};
 use crate::money::{Money, weighted_cents};
@@ -278,6 +282,58 @@ impl Opportunity {
         Ok(load_one(ctx, super::query::PrimaryContactKey(self.0.id))
             .await?
             .map(Contact))
+    }
+    /// The timeline: open items first, soonest first (tasks by dueAt,
+    /// events by startsAt); then done items, newest first.
+    #[graphql(complexity = "connection_complexity(child_complexity, first)")]
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        kinds: Option<Vec<ActivityKind>>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<ActivityConnection> {
+        let auth = ctx.auth()?;
+        let mask = kinds_mask(kinds.as_deref());
+        let first = crate::pagination::page_size(first)?;
+        if after.is_some() {
+            return Ok(
+                activities::timeline(ctx.state()?, auth, self.0.id, mask, first, after).await?,
+            );
+        }
+        let rows = load_one(
+            ctx,
+            activities::TimelineKey {
+                opportunity: self.0.id,
+                mask,
+                first,
+            },
+        )
+        .await?
+        .unwrap_or_default();
+        Ok(activities::timeline_from_rows(
+            crate::tenancy::TenantScope(auth.tenant),
+            self.0.id,
+            mask,
+            first,
+            rows,
+        ))
+    }
+    /// The earliest open TASK or upcoming EVENT.
+    async fn next_activity(&self, ctx: &Context<'_>) -> GqlResult<Option<Activity>> {
+        Ok(load_one(ctx, activities::NextActivityKey(self.0.id))
+            .await?
+            .map(Activity))
+    }
+    /// Oldest first.
+    async fn documents(&self, ctx: &Context<'_>) -> GqlResult<Vec<Document>> {
+        let docs = load_one(
+            ctx,
+            crate::modules::activity::documents::DocumentsKey(self.0.id),
+        )
+        .await?
+        .unwrap_or_default();
+        Ok(docs.into_iter().map(Document).collect())
     }
     /// Oldest first.
     async fn stage_history(&self, ctx: &Context<'_>) -> GqlResult<Vec<StageChange>> {

@@ -1,0 +1,9 @@
+//! Activities (tasks, calendar events, calls, notes), documents (quotes,
+//! proposals, contracts) and each user's calendar feed.
+pub mod calendar;
+pub mod documents;
+pub mod resolvers;
+pub mod service;
+pub mod types;
+
+pub use resolvers::{ActivityMutation, ActivityQuery};

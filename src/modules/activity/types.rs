@@ -1,0 +1,353 @@
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::error::{AppError, AppResult, GqlResult};
+use crate::loaders::{ContactKey, OpportunityKey, UserKey, load_one};
+use crate::modules::account::types::UserGql;
+use crate::modules::contact::types::Contact;
+use crate::modules::opportunity::types::Opportunity;
+use crate::money::Money;
+use crate::pagination::PageInfo;
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActivityKind {
+    /// Something to do by `dueAt`.
+    Task,
+    /// An appointment from `startsAt` to `endsAt`.
+    Event,
+    /// A call, with its summary in `note`.
+    Call,
+    Note,
+}
+
+impl ActivityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Task => "TASK",
+            Self::Event => "EVENT",
+            Self::Call => "CALL",
+            Self::Note => "NOTE",
+        }
+    }
+    pub fn from_db(s: &str) -> AppResult<Self> {
+        match s {
+            "TASK" => Ok(Self::Task),
+            "EVENT" => Ok(Self::Event),
+            "CALL" => Ok(Self::Call),
+            "NOTE" => Ok(Self::Note),
+            _ => Err(AppError::Internal(
+                format!("unknown activity kind {s:?}").into(),
+            )),
+        }
+    }
+    pub fn bit(self) -> u8 {
+        match self {
+            Self::Task => 1,
+            Self::Event => 2,
+            Self::Call => 4,
+            Self::Note => 8,
+        }
+    }
+}
+
+pub fn kinds_mask(kinds: Option<&[ActivityKind]>) -> u8 {
+    kinds.map_or(15, |ks| ks.iter().fold(0, |m, k| m | k.bit()))
+}
+
+pub fn kinds_in_mask(mask: u8) -> Vec<&'static str> {
+    [
+        ActivityKind::Task,
+        ActivityKind::Event,
+        ActivityKind::Call,
+        ActivityKind::Note,
+    ]
+    .into_iter()
+    .filter(|k| mask & k.bit() != 0)
+    .map(ActivityKind::as_str)
+    .collect()
+}
+
+/// A task, calendar event, call or note, on an opportunity and/or contact.
+pub struct Activity(pub entity::activity::Model);
+
+#[Object]
+impl Activity {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> GqlResult<ActivityKind> {
+        Ok(ActivityKind::from_db(&self.0.kind)?)
+    }
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+    /// Call summary, note body, task details.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    async fn opportunity(&self, ctx: &Context<'_>) -> GqlResult<Option<Opportunity>> {
+        match self.0.opportunity_id {
+            Some(id) => Ok(load_one(ctx, OpportunityKey(id)).await?.map(Opportunity)),
+            None => Ok(None),
+        }
+    }
+    async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
+        match self.0.contact_id {
+            Some(id) => Ok(load_one(ctx, ContactKey(id)).await?.map(Contact)),
+            None => Ok(None),
+        }
+    }
+    async fn assignee(&self, ctx: &Context<'_>) -> GqlResult<Option<UserGql>> {
+        match load_one(ctx, UserKey(self.0.assignee_id)).await? {
+            Some(u) => Ok(Some(UserGql::from_model(u)?)),
+            None => Ok(None),
+        }
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> GqlResult<UserGql> {
+        let u = load_one(ctx, UserKey(self.0.created_by))
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        Ok(UserGql::from_model(u)?)
+    }
+    /// TASK: when to do it.
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    /// EVENT: the appointment.
+    async fn starts_at(&self) -> Option<DateTime<Utc>> {
+        self.0.starts_at
+    }
+    async fn ends_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ends_at
+    }
+    async fn done(&self) -> bool {
+        self.0.done
+    }
+    /// Set by completion, cleared by reopening.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    /// An open TASK whose `dueAt` has passed.
+    async fn is_overdue(&self) -> bool {
+        is_overdue(&self.0, Utc::now())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub fn is_overdue(a: &entity::activity::Model, now: DateTime<Utc>) -> bool {
+    a.kind == "TASK" && !a.done && a.due_at.is_some_and(|d| d < now)
+}
+
+#[derive(SimpleObject)]
+pub struct ActivityEdge {
+    pub cursor: String,
+    pub node: Activity,
+}
+
+pub struct ActivityConnection {
+    pub rows: Vec<(String, entity::activity::Model)>,
+    pub page_info: PageInfo,
+    /// Computed on demand: (scope, condition) of the whole list.
+    pub total: crate::modules::activity::service::TotalSource,
+}
+
+#[Object]
+impl ActivityConnection {
+    async fn edges(&self) -> Vec<ActivityEdge> {
+        self.rows
+            .iter()
+            .map(|(c, m)| ActivityEdge {
+                cursor: c.clone(),
+                node: Activity(m.clone()),
+            })
+            .collect()
+    }
+    async fn nodes(&self) -> Vec<Activity> {
+        self.rows.iter().map(|(_, m)| Activity(m.clone())).collect()
+    }
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// Every match, not just this page.
+    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+        Ok(self.total.count(ctx).await? as i32)
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateActivityInput {
+    pub kind: ActivityKind,
+    /// 1 to 200 characters.
+    pub subject: String,
+    pub note: Option<String>,
+    pub opportunity_id: Option<ID>,
+    pub contact_id: Option<ID>,
+    /// Default: the caller. An active user of the tenant.
+    pub assignee_id: Option<ID>,
+    /// TASK only, and required for it.
+    pub due_at: Option<DateTime<Utc>>,
+    /// EVENT only, and required for it.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// EVENT only; at or after `startsAt`; default one hour after it.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// A logged CALL or NOTE is done when created unless `done: false`.
+    pub done: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateActivityInput {
+    pub subject: Option<String>,
+    pub note: Option<String>,
+    pub assignee_id: Option<ID>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject, Default)]
+pub struct ActivityFilter {
+    pub kinds: Option<Vec<ActivityKind>>,
+    pub opportunity_id: Option<ID>,
+    pub contact_id: Option<ID>,
+    pub assignee_id: Option<ID>,
+    pub done: Option<bool>,
+    /// Open TASKs whose dueAt has passed (or, with false, all others).
+    pub overdue: Option<bool>,
+    /// On dueAt / startsAt / createdAt, whichever the kind uses; inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentKind {
+    Quote,
+    Proposal,
+    Contract,
+}
+
+/// DRAFT → SENT → ACCEPTED or DECLINED.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentStatus {
+    Draft,
+    Sent,
+    Accepted,
+    Declined,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quote => "QUOTE",
+            Self::Proposal => "PROPOSAL",
+            Self::Contract => "CONTRACT",
+        }
+    }
+    pub fn from_db(s: &str) -> AppResult<Self> {
+        match s {
+            "QUOTE" => Ok(Self::Quote),
+            "PROPOSAL" => Ok(Self::Proposal),
+            "CONTRACT" => Ok(Self::Contract),
+            _ => Err(AppError::Internal(
+                format!("unknown document kind {s:?}").into(),
+            )),
+        }
+    }
+}
+
+impl DocumentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::Sent => "SENT",
+            Self::Accepted => "ACCEPTED",
+            Self::Declined => "DECLINED",
+        }
+    }
+    pub fn from_db(s: &str) -> AppResult<Self> {
+        match s {
+            "DRAFT" => Ok(Self::Draft),
+            "SENT" => Ok(Self::Sent),
+            "ACCEPTED" => Ok(Self::Accepted),
+            "DECLINED" => Ok(Self::Declined),
+            _ => Err(AppError::Internal(
+                format!("unknown document status {s:?}").into(),
+            )),
+        }
+    }
+}
+
+/// A quote, proposal or contract linked to an opportunity.
+pub struct Document(pub entity::document::Model);
+
+#[Object]
+impl Document {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> GqlResult<DocumentKind> {
+        Ok(DocumentKind::from_db(&self.0.kind)?)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Quote number, contract number.
+    async fn reference(&self) -> Option<&str> {
+        self.0.reference.as_deref()
+    }
+    async fn amount(&self) -> Option<Money> {
+        match (self.0.amount_cents, &self.0.currency) {
+            (Some(c), Some(cur)) => Some(Money::from_cents(c, cur.as_str())),
+            _ => None,
+        }
+    }
+    async fn status(&self) -> GqlResult<DocumentStatus> {
+        Ok(DocumentStatus::from_db(&self.0.status)?)
+    }
+    /// http(s) only.
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+    async fn opportunity(&self, ctx: &Context<'_>) -> GqlResult<Opportunity> {
+        let o = load_one(ctx, OpportunityKey(self.0.opportunity_id))
+            .await?
+            .ok_or(AppError::NotFound("opportunity"))?;
+        Ok(Opportunity(o))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct DocumentInput {
+    pub opportunity_id: ID,
+    pub kind: DocumentKind,
+    pub title: String,
+    pub reference: Option<String>,
+    /// >= 0, rounded half away from zero to 2 decimals.
+    pub amount: Option<Decimal>,
+    /// Default: the opportunity's currency.
+    pub currency: Option<String>,
+    pub url: Option<String>,
+    /// Sets the opportunity's potential (and currency) to this amount, in
+    /// the same transaction, with history and a version bump.
+    #[graphql(default_with = "Some(false)")]
+    pub use_as_potential: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateDocumentInput {
+    pub title: Option<String>,
+    pub reference: Option<String>,
+    pub amount: Option<Decimal>,
+    /// DRAFT → SENT → ACCEPTED or DECLINED; any other move is refused.
+    pub status: Option<DocumentStatus>,
+    pub url: Option<String>,
+}
