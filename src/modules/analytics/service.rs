@@ -99,8 +99,7 @@ fn day_start(tz: Tz, day: NaiveDate) -> AppResult<DateTime<Utc>> {
     let midnight = day.and_time(NaiveTime::MIN);
     (0..=24 * 60)
         .find_map(|m| {
-            chrono_tz::UTC
-                .from_local_datetime(&(midnight + Duration::minutes(m)))
+            tz.from_local_datetime(&(midnight + Duration::minutes(m)))
                 .earliest()
         })
         .map(|t| t.with_timezone(&Utc))
