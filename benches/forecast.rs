@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::{Months, Utc};
-use crm_server::auth::jwt::JwtService;
 use crm_server::auth::{AuthContext, TenantSettings};
 use crm_server::config::Settings;
 use crm_server::domain::{CurrencyCode, Role, TenantId, Timezone, UserId};
@@ -22,7 +21,6 @@ use crm_server::modules::analytics::service::{self, ForecastParams};
 use crm_server::modules::analytics::types::ForecastGroupBy;
 use crm_server::seed::{self, SeedOptions};
 use crm_server::startup::Application;
-use crm_server::state::AppState;
 use crm_server::tenancy::TenantScope;
 use entity::{tenant, user};
 use sea_orm::{
@@ -123,13 +121,10 @@ async fn run(url: &str, iterations: usize) -> Res<()> {
         .as_str()
         .ok_or_else(|| format!("login failed: {login}"))?
         .to_string();
-    let state = AppState {
-        db: crm_server::db::connect(url, 5).await?,
-        jwt: JwtService::new(settings.jwt.clone()),
-        refresh_ttl: settings.refresh_token_ttl,
-    };
+    // the service gets a pool of its own, as the server has
+    let pool = crm_server::db::connect(url, 5).await?;
     let bench = Bench {
-        state: &state,
+        db: &pool,
         http: &http,
         address: &address,
         token: &token,
@@ -145,7 +140,7 @@ async fn run(url: &str, iterations: usize) -> Res<()> {
     bench.all().await?;
 
     // the same tenant, its opportunities copied nine times: 50,000 in one tenant
-    db.execute(Statement::from_sql_and_values(
+    db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "INSERT INTO opportunities (id, tenant_id, number, reference, title, pipeline_id, stage_id, status, probability_override, potential_cents, currency, due_date, owner_id, source_id, lost_reason, closed_at, stage_entered_at, last_activity_at, version, created_at, updated_at) \
          SELECT gen_random_uuid(), tenant_id, number + k * 1000000, reference || '-' || k, title, pipeline_id, stage_id, status, probability_override, potential_cents, currency, due_date + (k * 7 - 35), owner_id, source_id, lost_reason, closed_at - make_interval(days => k * 7 - 35), stage_entered_at, last_activity_at, version, created_at, updated_at \
@@ -159,7 +154,7 @@ async fn run(url: &str, iterations: usize) -> Res<()> {
     bench.all().await?;
 
     drop(handle.stop(true));
-    state.db.close().await?;
+    pool.close().await?;
     db.close().await?;
     Ok(())
 }
@@ -208,7 +203,7 @@ async fn opportunity_count(db: &DatabaseConnection, c: &Caller) -> Res<i64> {
 }
 
 struct Bench<'a> {
-    state: &'a AppState,
+    db: &'a DatabaseConnection,
     http: &'a reqwest::Client,
     address: &'a str,
     token: &'a str,
@@ -241,8 +236,8 @@ impl Bench<'_> {
 
     async fn one(&self, params: ForecastParams) -> Res<()> {
         let c = self.caller;
-        let db = &self.state.db;
-        let data = service::forecast(self.state, c.auth, &c.settings, params).await?;
+        let db = self.db;
+        let data = service::forecast(self.db, c.auth, &c.settings, params).await?;
         println!(
             "{} buckets; total: {} open, {} won",
             data.buckets.len(),
@@ -251,7 +246,7 @@ impl Bench<'_> {
         );
 
         let service_times = sample(self.iterations, || async {
-            service::forecast(self.state, c.auth, &c.settings, params)
+            service::forecast(self.db, c.auth, &c.settings, params)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())

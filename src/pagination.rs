@@ -49,6 +49,18 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
+impl PageInfo {
+    /// The page info of a forward page of (cursor, row) pairs.
+    pub fn for_page<T>(rows: &[(String, T)], has_next_page: bool) -> Self {
+        Self {
+            has_next_page,
+            has_previous_page: false,
+            start_cursor: rows.first().map(|r| r.0.clone()),
+            end_cursor: rows.last().map(|r| r.0.clone()),
+        }
+    }
+}
+
 /// Splits a fetched `first + 1` rows into the page and whether more follow.
 pub fn split_page<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {
     let more = rows.len() as u64 > first;

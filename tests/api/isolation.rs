@@ -30,6 +30,10 @@ const COVERED: &[&str] = &[
     "Query.funnel(pipelineId)",
     "Query.funnel(sourceId)",
     "Query.funnel(ownerId)",
+    "Query.activity(id)",
+    "Query.activities(filter.opportunityId)",
+    "Query.activities(filter.contactId)",
+    "Query.activities(filter.assigneeId)",
     "Mutation.updateUser(id)",
     "Mutation.updatePipeline(id)",
     "Mutation.reorderStages(pipelineId)",
@@ -59,6 +63,20 @@ const COVERED: &[&str] = &[
     "Mutation.addOpportunityContact(input.contactId)",
     "Mutation.removeOpportunityContact(opportunityId)",
     "Mutation.removeOpportunityContact(contactId)",
+    "Mutation.createActivity(input.opportunityId)",
+    "Mutation.createActivity(input.contactId)",
+    "Mutation.createActivity(input.assigneeId)",
+    "Mutation.updateActivity(id)",
+    "Mutation.updateActivity(input.assigneeId)",
+    "Mutation.completeActivity(id)",
+    "Mutation.reopenActivity(id)",
+    "Mutation.deleteActivity(id)",
+    "Mutation.createDocument(input.opportunityId)",
+    "Mutation.updateDocument(id)",
+    "Mutation.deleteDocument(id)",
+    "Mutation.createIntakeKey(input.stageId)",
+    "Mutation.createIntakeKey(input.sourceId)",
+    "Mutation.revokeIntakeKey(id)",
     "Mutation.deleteContact(id)",
     "Mutation.deleteOpportunity(id)",
     "Mutation.deleteStage(id)",
@@ -89,6 +107,11 @@ struct World {
     opp1: String,
     /// In `sales_stages[1]`, LOST.
     opp2: String,
+    /// An open TASK on opp1 and person, assigned to member.
+    activity: String,
+    /// A DRAFT quote of opp1.
+    document: String,
+    intake_key: String,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -99,6 +122,9 @@ enum Kind {
     Contact,
     User,
     Opportunity,
+    Activity,
+    Document,
+    IntakeKey,
 }
 
 impl World {
@@ -111,6 +137,9 @@ impl World {
             Kind::Contact => vec![self.company.clone(), self.person.clone()],
             Kind::User => vec![self.admin.clone(), self.member.clone()],
             Kind::Opportunity => vec![self.opp1.clone(), self.opp2.clone()],
+            Kind::Activity => vec![self.activity.clone()],
+            Kind::Document => vec![self.document.clone()],
+            Kind::IntakeKey => vec![self.intake_key.clone()],
         }
     }
 }
@@ -251,6 +280,37 @@ async fn populate(app: &TestApp, session: &Session, tag: &str) -> World {
     )
     .await;
 
+    let activity = s(&ok(
+        app,
+        t,
+        "mutation($i: CreateActivityInput!) { createActivity(input: $i) { id } }",
+        json!({ "i": {
+            "kind": "TASK", "subject": format!("{tag} call back"), "dueAt": "2030-01-15T09:00:00Z",
+            "opportunityId": opp1, "contactId": person, "assigneeId": member
+        }}),
+    )
+    .await["createActivity"]["id"]);
+    let document = s(&ok(
+        app,
+        t,
+        "mutation($i: DocumentInput!) { createDocument(input: $i) { id } }",
+        json!({ "i": {
+            "opportunityId": opp1, "kind": "QUOTE", "title": format!("{tag} quote"),
+            "reference": "Q-1", "amount": "900", "url": "https://example.com/q.pdf"
+        }}),
+    )
+    .await["createDocument"]["id"]);
+    let intake_key = s(&ok(
+        app,
+        t,
+        "mutation($i: IntakeKeyInput!) { createIntakeKey(input: $i) { key { id } } }",
+        json!({ "i": {
+            "name": format!("{tag} website"), "stageId": sales_stages[0],
+            "sourceId": seeded_sources[0]
+        }}),
+    )
+    .await["createIntakeKey"]["key"]["id"]);
+
     World {
         admin: session.user_id.clone(),
         member,
@@ -266,6 +326,9 @@ async fn populate(app: &TestApp, session: &Session, tag: &str) -> World {
         spare,
         opp1,
         opp2,
+        activity,
+        document,
+        intake_key,
     }
 }
 
@@ -284,6 +347,10 @@ fn probes(a: &World) -> Vec<Probe> {
     let update = "mutation($id: ID!, $i: UpdateOpportunityInput!) { updateOpportunity(id: $id, input: $i) { id } }";
     let forecast = "query($i: ForecastInput!) { forecast(input: $i) { total { openCount } } }";
     let funnel = "query($p: ID!, $s: ID, $o: ID) { funnel(pipelineId: $p, sourceId: $s, ownerId: $o) { entered } }";
+    let activities = "query($f: ActivityFilter) { activities(filter: $f) { totalCount } }";
+    let create_activity = "mutation($i: CreateActivityInput!) { createActivity(input: $i) { id } }";
+    let update_activity = "mutation($id: ID!, $i: UpdateActivityInput!) { updateActivity(id: $id, input: $i) { id } }";
+    let intake = "mutation($i: IntakeKeyInput!) { createIntakeKey(input: $i) { key { id } } }";
     let new_opp = |extra: Value| {
         let mut i = json!({ "title": "Probe", "stageId": a.stages[1], "potential": "10" });
         for (k, v) in extra.as_object().unwrap() {
@@ -388,6 +455,34 @@ fn probes(a: &World) -> Vec<Probe> {
             Kind::User,
             funnel,
             json!({ "p": a.pipeline, "o": BAD }),
+            &a.member,
+        ),
+        probe(
+            "Query.activity(id)",
+            Kind::Activity,
+            "query($id: ID!) { activity(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.activity,
+        ),
+        probe(
+            "Query.activities(filter.opportunityId)",
+            Kind::Opportunity,
+            activities,
+            json!({ "f": { "opportunityId": BAD } }),
+            &a.opp1,
+        ),
+        probe(
+            "Query.activities(filter.contactId)",
+            Kind::Contact,
+            activities,
+            json!({ "f": { "contactId": BAD } }),
+            &a.person,
+        ),
+        probe(
+            "Query.activities(filter.assigneeId)",
+            Kind::User,
+            activities,
+            json!({ "f": { "assigneeId": BAD } }),
             &a.member,
         ),
         probe(
@@ -594,6 +689,110 @@ fn probes(a: &World) -> Vec<Probe> {
             &a.company,
         ),
         probe(
+            "Mutation.createActivity(input.opportunityId)",
+            Kind::Opportunity,
+            create_activity,
+            json!({ "i": { "kind": "NOTE", "subject": "Probe", "opportunityId": BAD } }),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.createActivity(input.contactId)",
+            Kind::Contact,
+            create_activity,
+            json!({ "i": { "kind": "NOTE", "subject": "Probe", "contactId": BAD } }),
+            &a.person,
+        ),
+        probe(
+            "Mutation.createActivity(input.assigneeId)",
+            Kind::User,
+            create_activity,
+            json!({ "i": {
+                "kind": "TASK", "subject": "Probe", "dueAt": "2030-02-01T09:00:00Z",
+                "opportunityId": a.opp1, "assigneeId": BAD
+            }}),
+            &a.member,
+        ),
+        probe(
+            "Mutation.updateActivity(id)",
+            Kind::Activity,
+            update_activity,
+            json!({ "id": BAD, "i": { "subject": "Hijacked", "dueAt": "2031-01-01T00:00:00Z" } }),
+            &a.activity,
+        ),
+        probe(
+            "Mutation.updateActivity(input.assigneeId)",
+            Kind::User,
+            update_activity,
+            json!({ "id": a.activity, "i": { "subject": "Changed", "assigneeId": BAD } }),
+            &a.admin,
+        ),
+        probe(
+            "Mutation.completeActivity(id)",
+            Kind::Activity,
+            "mutation($id: ID!) { completeActivity(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.activity,
+        ),
+        probe(
+            "Mutation.reopenActivity(id)",
+            Kind::Activity,
+            "mutation($id: ID!) { reopenActivity(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.activity,
+        ),
+        probe(
+            "Mutation.deleteActivity(id)",
+            Kind::Activity,
+            "mutation($id: ID!) { deleteActivity(id: $id) }",
+            json!({ "id": BAD }),
+            &a.activity,
+        ),
+        probe(
+            "Mutation.createDocument(input.opportunityId)",
+            Kind::Opportunity,
+            "mutation($i: DocumentInput!) { createDocument(input: $i) { id } }",
+            json!({ "i": {
+                "opportunityId": BAD, "kind": "CONTRACT", "title": "Probe", "amount": "1",
+                "useAsPotential": true
+            }}),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.updateDocument(id)",
+            Kind::Document,
+            "mutation($id: ID!) { updateDocument(id: $id, input: { title: \"Hijacked\", status: SENT }) { id } }",
+            json!({ "id": BAD }),
+            &a.document,
+        ),
+        probe(
+            "Mutation.deleteDocument(id)",
+            Kind::Document,
+            "mutation($id: ID!) { deleteDocument(id: $id) }",
+            json!({ "id": BAD }),
+            &a.document,
+        ),
+        probe(
+            "Mutation.createIntakeKey(input.stageId)",
+            Kind::Stage,
+            intake,
+            json!({ "i": { "name": "Probe", "stageId": BAD } }),
+            &a.sales_stages[0],
+        ),
+        probe(
+            "Mutation.createIntakeKey(input.sourceId)",
+            Kind::Source,
+            intake,
+            json!({ "i": { "name": "Probe", "stageId": a.sales_stages[0], "sourceId": BAD } }),
+            &a.source,
+        ),
+        probe(
+            "Mutation.revokeIntakeKey(id)",
+            Kind::IntakeKey,
+            "mutation($id: ID!) { revokeIntakeKey(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.intake_key,
+        ),
+        probe(
             "Mutation.deleteContact(id)",
             Kind::Contact,
             "mutation($id: ID!) { deleteContact(id: $id) }",
@@ -683,7 +882,23 @@ async fn tenant_snapshot(app: &TestApp, token: &str) -> Value {
         json!({}),
     )
     .await;
-    json!({ "setup": setup, "contacts": contacts, "opportunities": opportunities })
+    let more = ok(
+        app,
+        token,
+        "{ activities(first: 20) { totalCount nodes {
+             id kind subject note done dueAt completedAt
+             assignee { id } opportunity { id } contact { id }
+           } }
+           intakeKeys { id name revoked lastUsedAt stage { id } source { id } }
+           opportunities(first: 10) { nodes { id documents {
+             id kind title reference status url amount { amount currency }
+           } } } }",
+        json!({}),
+    )
+    .await;
+    json!({
+        "setup": setup, "contacts": contacts, "opportunities": opportunities, "more": more
+    })
 }
 
 /// Every row of every table (but the migration log), as text, per table.
@@ -695,7 +910,8 @@ async fn strings(db: &DatabaseConnection, sql: String) -> Vec<Vec<Option<String>
         .unwrap()
         .iter()
         .map(|row| {
-            (0..)
+            // a missing column can read as NULL on SQLite: bound by the real count
+            (0..row.column_names().len())
                 .map_while(|i| row.try_get::<Option<String>>("", &format!("c{i}")).ok())
                 .collect()
         })

@@ -455,22 +455,13 @@ pub async fn list(
         })
         .collect();
     Ok(ActivityConnection {
-        page_info: page_info(&rows, more),
+        page_info: PageInfo::for_page(&rows, more),
         rows,
         total: TotalSource {
             scope,
             condition: cond,
         },
     })
-}
-
-fn page_info<T>(rows: &[(String, T)], more: bool) -> PageInfo {
-    PageInfo {
-        has_next_page: more,
-        has_previous_page: false,
-        start_cursor: rows.first().map(|r| r.0.clone()),
-        end_cursor: rows.last().map(|r| r.0.clone()),
-    }
 }
 
 /// The timeline order: open items first, soonest first; then done items,
@@ -541,7 +532,7 @@ pub async fn timeline(
     let (rows, more) = split_page(rows, first);
     let rows: Vec<_> = rows.into_iter().map(|m| (timeline_cursor(&m), m)).collect();
     Ok(ActivityConnection {
-        page_info: page_info(&rows, more),
+        page_info: PageInfo::for_page(&rows, more),
         rows,
         total: TotalSource {
             scope,
@@ -564,7 +555,7 @@ pub fn timeline_from_rows(
         .map(|m| (timeline_cursor(&m), m))
         .collect();
     ActivityConnection {
-        page_info: page_info(&rows, more),
+        page_info: PageInfo::for_page(&rows, more),
         rows,
         total: TotalSource {
             scope,

@@ -35,7 +35,7 @@ impl AnalyticsQuery {
                 .map(|id| parse_id(id, "user"))
                 .transpose()?,
         };
-        let data = service::forecast(ctx.state()?, ctx.auth()?, settings, params).await?;
+        let data = service::forecast(&ctx.state()?.db, ctx.auth()?, settings, params).await?;
         let currency = settings.currency.as_str();
         Ok(Forecast {
             currency: currency.to_string(),
@@ -66,7 +66,7 @@ impl AnalyticsQuery {
             .map(|id| parse_id(id, "pipeline"))
             .transpose()?;
         let rows = service::source_performance(
-            ctx.state()?,
+            &ctx.state()?.db,
             ctx.auth()?,
             settings,
             from.map(|d| d.0),
@@ -107,8 +107,13 @@ impl AnalyticsQuery {
                 .map(|id| parse_id(id, "user"))
                 .transpose()?,
         };
-        let rows =
-            service::funnel(ctx.state()?, ctx.auth()?, ctx.tenant_settings()?, params).await?;
+        let rows = service::funnel(
+            &ctx.state()?.db,
+            ctx.auth()?,
+            ctx.tenant_settings()?,
+            params,
+        )
+        .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

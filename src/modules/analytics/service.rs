@@ -20,7 +20,6 @@ use crate::auth::{AuthContext, TenantSettings};
 use crate::error::{AppError, AppResult};
 use crate::modules::pipeline::service::{find_pipeline, find_source};
 use crate::money::{convert_sql, rate_sql};
-use crate::state::AppState;
 use crate::tenancy::TenantScope;
 
 /// A longer forecast would not be readable as monthly buckets, and the
@@ -339,12 +338,11 @@ async fn run_grouped(
 }
 
 pub async fn forecast(
-    state: &AppState,
+    db: &DatabaseConnection,
     auth: AuthContext,
     settings: &TenantSettings,
     p: ForecastParams,
 ) -> AppResult<ForecastData> {
-    let db = &state.db;
     let scope = TenantScope(auth.tenant);
     check_order(Some(p.from), Some(p.to))?;
     let limit = p
@@ -533,14 +531,13 @@ pub struct SourceStats {
 /// opportunities in the period), by name, then the row of opportunities
 /// without a source.
 pub async fn source_performance(
-    state: &AppState,
+    db: &DatabaseConnection,
     auth: AuthContext,
     settings: &TenantSettings,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     pipeline_id: Option<Uuid>,
 ) -> AppResult<Vec<SourceStats>> {
-    let db = &state.db;
     let scope = TenantScope(auth.tenant);
     check_order(from, to)?;
     let mut cond = instant_range(zone(settings)?, opportunity::Column::CreatedAt, from, to)?;
@@ -655,12 +652,11 @@ fn stay_days_sql(backend: DbBackend) -> String {
 /// One row per live stage of the pipeline, in board order, from the stage
 /// history: one statement, grouped by stage.
 pub async fn funnel(
-    state: &AppState,
+    db: &DatabaseConnection,
     auth: AuthContext,
     settings: &TenantSettings,
     p: FunnelParams,
 ) -> AppResult<Vec<FunnelStats>> {
-    let db = &state.db;
     let scope = TenantScope(auth.tenant);
     check_order(p.from, p.to)?;
     let pipeline = find_pipeline(db, scope, p.pipeline_id).await?;

@@ -305,12 +305,7 @@ pub async fn list(
         })
         .collect();
     Ok(ContactPage {
-        page_info: PageInfo {
-            has_next_page: more,
-            has_previous_page: false,
-            start_cursor: rows.first().map(|r| r.0.clone()),
-            end_cursor: rows.last().map(|r| r.0.clone()),
-        },
+        page_info: PageInfo::for_page(&rows, more),
         rows,
         total,
     })

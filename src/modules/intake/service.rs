@@ -85,7 +85,11 @@ pub async fn create(
             ..Default::default()
         })
         .insert(db)
-        .await?;
+        .await
+        .map_err(|e| {
+            eprintln!("DEBUG-INTAKE {e:?}");
+            e
+        })?;
     Ok((key, secret))
 }
 

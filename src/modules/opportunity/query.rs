@@ -343,12 +343,7 @@ pub async fn page(
         rows.push((encode_cursor(&cursor), m));
     }
     Ok(Page {
-        page_info: PageInfo {
-            has_next_page: more,
-            has_previous_page: false,
-            start_cursor: rows.first().map(|r| r.0.clone()),
-            end_cursor: rows.last().map(|r| r.0.clone()),
-        },
+        page_info: PageInfo::for_page(&rows, more),
         rows,
     })
 }

@@ -80,12 +80,7 @@ pub async fn stage_column(
         .map(|(v, m)| (column_cursor(v, m.id), m))
         .collect();
     Ok(OpportunityConnection {
-        page_info: PageInfo {
-            has_next_page: more,
-            has_previous_page: false,
-            start_cursor: rows.first().map(|r| r.0.clone()),
-            end_cursor: rows.last().map(|r| r.0.clone()),
-        },
+        page_info: PageInfo::for_page(&rows, more),
         rows,
         query: Arc::new(q),
         totals: OnceCell::new(),

@@ -639,16 +639,14 @@ pub async fn update(
                 Some(t.clone()),
             );
         }
-        if let Some(p) = potential {
-            if p != cur.potential_cents {
-                c.history.push((
-                    "potential",
-                    Some(format!("{:.2}", cents(cur.potential_cents))),
-                    Some(format!("{:.2}", cents(p))),
-                ));
-                c.sets
-                    .push((opportunity::Column::PotentialCents, Expr::value(p)));
-            }
+        if let Some(p) = potential.filter(|p| *p != cur.potential_cents) {
+            c.history.push((
+                "potential",
+                Some(format!("{:.2}", cents(cur.potential_cents))),
+                Some(format!("{:.2}", cents(p))),
+            ));
+            c.sets
+                .push((opportunity::Column::PotentialCents, Expr::value(p)));
         }
         if let Some(cc) = &currency {
             c.field(
@@ -1141,12 +1139,7 @@ pub async fn history(
         })
         .collect();
     Ok(OpportunityChangeConnection {
-        page_info: PageInfo {
-            has_next_page: more,
-            has_previous_page: false,
-            start_cursor: rows.first().map(|r| r.0.clone()),
-            end_cursor: rows.last().map(|r| r.0.clone()),
-        },
+        page_info: PageInfo::for_page(&rows, more),
         rows,
         total_count: total,
     })

@@ -610,7 +610,7 @@ pub async fn create_source(
     name: &str,
 ) -> AppResult<source::Model> {
     let name = short_name("name", name)?;
-    Ok(TenantScope(auth.tenant)
+    TenantScope(auth.tenant)
         .stamp(source::ActiveModel {
             id: Set(Uuid::new_v4()),
             name: Set(name),
@@ -620,7 +620,7 @@ pub async fn create_source(
         })
         .insert(&state.db)
         .await
-        .map_err(|e| AppError::from_unique(e, duplicate_source))?)
+        .map_err(|e| AppError::from_unique(e, duplicate_source))
 }
 
 pub async fn update_source(
