@@ -7,8 +7,8 @@ use std::ops::AddAssign;
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use entity::{exchange_rate, opportunity, pipeline, source, stage, stage_change, user};
-use sea_orm::sea_query::{CaseStatement, Expr, JoinType, SelectStatement};
+use entity::{opportunity, pipeline, source, stage, stage_change, user};
+use sea_orm::sea_query::{CaseStatement, Expr, JoinType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, ExprTrait, QueryFilter,
     QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Statement,
@@ -19,54 +19,15 @@ use super::types::ForecastGroupBy;
 use crate::auth::{AuthContext, TenantSettings};
 use crate::error::{AppError, AppResult};
 use crate::modules::pipeline::service::{find_pipeline, find_source};
-use crate::money::{convert_sql, rate_sql};
 use crate::tenancy::TenantScope;
 
 /// A longer forecast would not be readable as monthly buckets, and the
 /// month grouping builds one CASE branch per month.
 const MAX_FORECAST_MONTHS: u32 = 60;
 
-// The money SQL of `opportunity::query` (private there), so that these
-// amounts equal the lists' totals to the cent.
-const PROB_SQL: &str = "(CASE opportunities.status WHEN 'WON' THEN 100 WHEN 'LOST' THEN 0 ELSE COALESCE(opportunities.probability_override, stages.probability) END)";
-
-fn potential_sql(settings: &TenantSettings) -> String {
-    convert_sql(
-        "opportunities.potential_cents",
-        &rate_sql(&settings.currency),
-    )
-}
-
-fn weighted_sql(settings: &TenantSettings) -> String {
-    convert_sql(
-        &format!("((opportunities.potential_cents * {PROB_SQL} + 50) / 100)"),
-        &rate_sql(&settings.currency),
-    )
-}
-
-/// Joins the stage (for its probability) and the exchange rate of the
-/// row's currency.
-fn join_money(q: &mut SelectStatement) {
-    q.join(
-        JoinType::InnerJoin,
-        stage::Entity,
-        Expr::col((stage::Entity, stage::Column::Id))
-            .equals((opportunity::Entity, opportunity::Column::StageId)),
-    )
-    .join(
-        JoinType::LeftJoin,
-        exchange_rate::Entity,
-        Condition::all()
-            .add(
-                Expr::col((exchange_rate::Entity, exchange_rate::Column::TenantId))
-                    .equals((opportunity::Entity, opportunity::Column::TenantId)),
-            )
-            .add(
-                Expr::col((exchange_rate::Entity, exchange_rate::Column::Currency))
-                    .equals((opportunity::Entity, opportunity::Column::Currency)),
-            ),
-    );
-}
+use crate::modules::opportunity::query::{
+    join_money, potential_sql, weighted_converted_sql as weighted_sql,
+};
 
 /// SUM that is 0 over no rows and BIGINT on both backends (PostgreSQL
 /// sums bigints into numeric).
@@ -84,6 +45,7 @@ fn int_col(r: &QueryResult, col: &str) -> AppResult<i64> {
 
 // ------------------------------------------------------------------ periods
 
+/// `Timezone` keeps its `Tz` to itself; its name always parses back.
 fn zone(settings: &TenantSettings) -> AppResult<Tz> {
     settings
         .timezone
@@ -199,8 +161,8 @@ enum GroupKey {
     Id(Option<Uuid>),
 }
 
-/// The period's months (their first days), and where each one after the
-/// first begins as a UTC instant in the tenant's zone.
+/// The first days of the period's months, then that of the month after:
+/// the bucket boundaries.
 struct MonthSplit {
     firsts: Vec<NaiveDate>,
 }
@@ -278,10 +240,10 @@ pub fn forecast_statements(
                 })?,
             )
         }
-        other => {
-            let c = Expr::col((opportunity::Entity, id_column(other)));
-            (c.clone(), c)
-        }
+        ForecastGroupBy::Stage => by_column(opportunity::Column::StageId),
+        ForecastGroupBy::Owner => by_column(opportunity::Column::OwnerId),
+        ForecastGroupBy::Pipeline => by_column(opportunity::Column::PipelineId),
+        ForecastGroupBy::Source => by_column(opportunity::Column::SourceId),
     };
     Ok([
         grouped(scope, settings, open, open_key).build(backend),
@@ -289,13 +251,10 @@ pub fn forecast_statements(
     ])
 }
 
-fn id_column(g: ForecastGroupBy) -> opportunity::Column {
-    match g {
-        ForecastGroupBy::Stage => opportunity::Column::StageId,
-        ForecastGroupBy::Owner => opportunity::Column::OwnerId,
-        ForecastGroupBy::Pipeline => opportunity::Column::PipelineId,
-        ForecastGroupBy::Month | ForecastGroupBy::Source => opportunity::Column::SourceId,
-    }
+/// Open and won rows grouped by the same column.
+fn by_column(c: opportunity::Column) -> (Expr, Expr) {
+    let e = Expr::col((opportunity::Entity, c));
+    (e.clone(), e)
 }
 
 /// Count, converted potential and weighted potential per `key`.
@@ -473,7 +432,9 @@ async fn named_buckets(
                 names.insert(u.id, ((0, 0, u.name.to_lowercase()), u.name));
             }
         }
-        ForecastGroupBy::Source | ForecastGroupBy::Month => {
+        // months are named by `month_buckets`
+        ForecastGroupBy::Month => {}
+        ForecastGroupBy::Source => {
             for s in scope
                 .find::<source::Entity>()
                 .filter(source::Column::Id.is_in(ids))

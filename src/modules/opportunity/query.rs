@@ -31,19 +31,19 @@ fn weighted_sql() -> String {
 }
 
 /// Converted potential and weighted potential, in tenant-currency cents.
-fn potential_sql(settings: &TenantSettings) -> String {
+pub(crate) fn potential_sql(settings: &TenantSettings) -> String {
     convert_sql(
         "opportunities.potential_cents",
         &rate_sql(&settings.currency),
     )
 }
-fn weighted_converted_sql(settings: &TenantSettings) -> String {
+pub(crate) fn weighted_converted_sql(settings: &TenantSettings) -> String {
     convert_sql(&weighted_sql(), &rate_sql(&settings.currency))
 }
 
 /// Joins the stage (for its probability) and the exchange rate of the
 /// row's currency.
-fn join_money(q: &mut SelectStatement) {
+pub(crate) fn join_money(q: &mut SelectStatement) {
     q.join(
         JoinType::InnerJoin,
         stage::Entity,

@@ -309,9 +309,15 @@ pub async fn create(
     let stage = find_stage(db, scope, parse_id(&input.stage_id, "stage")?).await?;
     let potential = parse_amount("potential", input.potential)?;
     let currency = currency(db, scope, settings, input.currency.as_deref()).await?;
-    let owner = match (&input.owner_id, auth.role) {
-        (_, Role::Sales) | (None, _) => auth.user.0,
-        (Some(id), _) => active_user(db, scope, id, "ownerId").await?.id,
+    // a named owner must exist in the tenant even when SALES, who always
+    // own what they create, name one
+    let named_owner = match &input.owner_id {
+        Some(id) => Some(active_user(db, scope, id, "ownerId").await?.id),
+        None => None,
+    };
+    let owner = match (named_owner, auth.role) {
+        (Some(o), Role::Admin | Role::Manager) => o,
+        _ => auth.user.0,
     };
     let team = team_ids(db, scope, input.team_ids.as_deref().unwrap_or_default()).await?;
     let source = match &input.source_id {
@@ -1164,13 +1170,7 @@ pub async fn list_query(
     if let Some(ids) = &filter.stage_ids {
         let mut stages = HashSet::new();
         for s in ids {
-            let id = parse_id(s, "stage")?;
-            scope
-                .find_id::<entity::stage::Entity>(id)
-                .one(db)
-                .await?
-                .ok_or(AppError::NotFound("stage"))?;
-            stages.insert(id);
+            stages.insert(find_stage(db, scope, parse_id(s, "stage")?).await?.id);
         }
         cond = cond.add(opportunity::Column::StageId.is_in(stages));
     }
