@@ -11,8 +11,8 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use entity::{
-    contact, exchange_rate, opportunity, opportunity_contact, opportunity_team, pipeline, source,
-    stage, stage_change, tenant, user,
+    activity, contact, exchange_rate, opportunity, opportunity_contact, opportunity_team, pipeline,
+    source, stage, stage_change, tenant, user,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
@@ -89,6 +89,7 @@ pub struct Counts {
     pub opportunity_contacts: usize,
     pub team_members: usize,
     pub stage_changes: usize,
+    pub activities: usize,
 }
 
 impl Counts {
@@ -103,6 +104,7 @@ impl Counts {
         self.opportunity_contacts += o.opportunity_contacts;
         self.team_members += o.team_members;
         self.stage_changes += o.stage_changes;
+        self.activities += o.activities;
     }
 }
 
@@ -148,7 +150,8 @@ impl fmt::Display for SeedReport {
         writeln!(
             f,
             "totals: {} tenants, {} users, {} pipelines, {} stages, {} sources, {} exchange rates, \
-             {} contacts, {} opportunities, {} opportunity contacts, {} team members, {} stage changes",
+             {} contacts, {} opportunities, {} opportunity contacts, {} team members, {} stage changes, \
+             {} activities",
             self.tenants.len(),
             c.users,
             c.pipelines,
@@ -159,7 +162,8 @@ impl fmt::Display for SeedReport {
             c.opportunities,
             c.opportunity_contacts,
             c.team_members,
-            c.stage_changes
+            c.stage_changes,
+            c.activities
         )?;
         writeln!(
             f,
@@ -503,6 +507,7 @@ struct TenantData {
     opportunity_contacts: Vec<opportunity_contact::Model>,
     team: Vec<opportunity_team::Model>,
     stage_changes: Vec<stage_change::Model>,
+    activities: Vec<activity::Model>,
 }
 
 impl TenantData {
@@ -518,6 +523,7 @@ impl TenantData {
             opportunity_contacts: self.opportunity_contacts.len(),
             team_members: self.team.len(),
             stage_changes: self.stage_changes.len(),
+            activities: self.activities.len(),
         }
     }
 }
@@ -692,6 +698,7 @@ fn generate(
     let mut opportunity_contacts = Vec::with_capacity(plan.opportunities * 3 / 2);
     let mut team = Vec::new();
     let mut stage_changes = Vec::with_capacity(plan.opportunities * 3);
+    let mut activities = Vec::with_capacity(plan.opportunities * 4);
     let mut used_currency = [false; RATES.len()];
     let today = anchor.date_naive();
 
@@ -831,6 +838,50 @@ fn generate(
             from = Some(to);
         }
 
+        // four activities per opportunity: the request note, a discovery
+        // call, a meeting and a follow-up task (open ones still pending)
+        let closed = status != "OPEN";
+        let mut last_activity_at: Option<DateTime<Utc>> = None;
+        let kinds: [(&str, &str, i64); 4] = [
+            ("NOTE", "Initial request", 0),
+            ("CALL", "Discovery call", 1),
+            ("EVENT", "Meeting", rng.range(-10, 30)),
+            ("TASK", "Follow up", rng.range(-5, 20)),
+        ];
+        for (kind, subject, days) in kinds {
+            let at = match kind {
+                "NOTE" | "CALL" => created_at + Duration::hours(1 + 24 * days),
+                _ if closed => created_at + Duration::days(2 + days.abs()),
+                _ => anchor + Duration::days(days),
+            };
+            let done =
+                matches!(kind, "NOTE" | "CALL") || closed || (kind == "EVENT" && at < anchor);
+            let completed_at = done.then_some(at);
+            if let Some(c) = completed_at {
+                last_activity_at = Some(last_activity_at.map_or(c, |l| l.max(c)));
+            }
+            activities.push(activity::Model {
+                id: rng.uuid(),
+                tenant_id,
+                kind: kind.to_string(),
+                subject: subject.to_string(),
+                note: (kind == "CALL").then(|| "Talked through needs and budget.".to_string()),
+                opportunity_id: Some(id),
+                contact_id: Some(contacts[primary].id),
+                assignee_id: owner_id,
+                created_by: owner_id,
+                due_at: (kind == "TASK").then_some(at),
+                starts_at: (kind == "EVENT").then_some(at),
+                ends_at: (kind == "EVENT").then_some(at + Duration::hours(1)),
+                at,
+                at_ms: at.timestamp_millis(),
+                done,
+                completed_at,
+                created_at,
+                updated_at: completed_at.unwrap_or(created_at),
+            });
+        }
+
         let company = company_of[primary].unwrap_or(primary);
         let number = i as i64 + 1;
         opportunities.push(opportunity::Model {
@@ -851,7 +902,7 @@ fn generate(
             lost_reason,
             closed_at,
             stage_entered_at,
-            last_activity_at: None,
+            last_activity_at,
             version: 1,
             created_at,
             updated_at: closed_at.unwrap_or(stage_entered_at),
@@ -899,6 +950,7 @@ fn generate(
         opportunity_contacts,
         team,
         stage_changes,
+        activities,
     }
 }
 
@@ -931,6 +983,7 @@ async fn write(db: &DatabaseConnection, data: TenantData) -> Result<(), DbErr> {
     insert_all::<opportunity_contact::Entity, _>(&txn, scope, data.opportunity_contacts).await?;
     insert_all::<opportunity_team::Entity, _>(&txn, scope, data.team).await?;
     insert_all::<stage_change::Entity, _>(&txn, scope, data.stage_changes).await?;
+    insert_all::<activity::Entity, _>(&txn, scope, data.activities).await?;
     txn.commit().await
 }
 

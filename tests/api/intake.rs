@@ -770,24 +770,3 @@ dual_test!(a_key_is_limited_to_60_posts_a_minute, |app| {
         .unwrap();
     assert_eq!(left, 1);
 });
-
-#[tokio::test]
-async fn debug_sqlite_tables_tmp() {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .unwrap();
-    let db = app.db().await;
-    for q in [
-        "select name from sqlite_master where type='table'",
-        "select version as name from seaql_migrations",
-    ] {
-        let rows = db
-            .query_all_raw(Statement::from_string(DbBackend::Sqlite, q))
-            .await
-            .unwrap();
-        for r in rows {
-            eprintln!("DEBUG-T {:?}", r.try_get::<String>("", "name"));
-        }
-    }
-}

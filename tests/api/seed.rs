@@ -86,6 +86,15 @@ async fn check_scale(db: &DatabaseConnection) -> Vec<(Uuid, i64)> {
         .await
         .unwrap();
     assert_eq!(opps.len(), SCALE);
+    // four activities per opportunity, each on its opportunity
+    let acts = entity::activity::Entity::find().all(db).await.unwrap();
+    assert_eq!(acts.len(), SCALE * 4);
+    let mut per_opp: HashMap<Uuid, usize> = HashMap::new();
+    for a in &acts {
+        *per_opp.entry(a.opportunity_id.unwrap()).or_default() += 1;
+        assert_eq!(a.at_ms, a.at.timestamp_millis());
+    }
+    assert!(per_opp.values().all(|n| *n == 4));
 
     let stages: HashMap<Uuid, stage::Model> = stage::Entity::find()
         .all(db)

@@ -85,11 +85,7 @@ pub async fn create(
             ..Default::default()
         })
         .insert(db)
-        .await
-        .map_err(|e| {
-            eprintln!("DEBUG-INTAKE {e:?}");
-            e
-        })?;
+        .await?;
     Ok((key, secret))
 }
 
