@@ -155,7 +155,7 @@ impl TestApp {
 
     /// Runs a request and returns its answer with the number of SQL
     /// statements the server ran for it (the app serves one test at a time).
-    /// The fewest of three runs: on a starved 2-core machine running the
+    /// The fewest of five runs: on a starved 2-core machine running the
     /// whole suite, a DataLoader's batching window can close before every
     /// key of a list arrived, splitting one batch in two.
     pub async fn gql_counted(
@@ -166,7 +166,7 @@ impl TestApp {
     ) -> (Value, u64) {
         use std::sync::atomic::Ordering;
         let mut best: Option<(Value, u64)> = None;
-        for _ in 0..3 {
+        for _ in 0..5 {
             let before = self.statements.load(Ordering::SeqCst);
             let v = self.gql(token, query, variables.clone()).await;
             let n = self.statements.load(Ordering::SeqCst) - before;

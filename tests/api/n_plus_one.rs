@@ -1,5 +1,10 @@
 //! N+1 guards: a board and an opportunities page cost the same small number
 //! of SQL statements whether they show 5 or 50 opportunities (per column).
+//!
+//! A count at n=50 one or two above n=5 is not an N+1 but a DataLoader
+//! batch split in two: the loader sends what it has after its time window,
+//! and resolving 150 nodes can outlast the window on a busy machine. Counts
+//! are therefore the fewest of several runs (`gql_counted`).
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
