@@ -32,7 +32,8 @@ pub async fn find<C: ConnectionTrait>(
         .ok_or(AppError::NotFound("contact"))
 }
 
-fn phone(raw: &str) -> AppResult<String> {
+/// A phone number: digits with the usual separators (intake uses it too).
+pub(crate) fn phone(raw: &str) -> AppResult<String> {
     let p = raw.trim();
     let ok = (3..=50).contains(&p.chars().count())
         && p.chars()

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::service::{self, Post};
 use crate::error::AppError;
+use crate::http::graphql::bearer;
 use crate::state::AppState;
 
 /// A request form is small; anything bigger is refused.
@@ -40,14 +41,6 @@ fn format(req: &HttpRequest) -> Option<Format> {
         "application/x-www-form-urlencoded" if utf8 => Some(Format::Form),
         _ => None,
     }
-}
-
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
 }
 
 /// The body's fields; a form's first value of a name wins.

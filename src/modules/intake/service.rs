@@ -19,6 +19,7 @@ use super::types::IntakeKeyInput;
 use crate::auth::{AuthContext, random_token, sha256_hex};
 use crate::domain::{CurrencyCode, Email, Name, TenantId};
 use crate::error::{AppError, AppResult};
+use crate::modules::contact::service::phone;
 use crate::modules::contact::types::{ContactKind, ContactLifecycle};
 use crate::modules::opportunity::service::{self as opportunities, ContactLink, NewOpportunity};
 use crate::modules::pipeline::resolvers::parse_id;
@@ -403,22 +404,6 @@ fn text(fields: &Map<String, Value>, field: &'static str) -> AppResult<Option<St
             format!("{field} must be a string"),
         )),
     }
-}
-
-/// The same rule as a contact's phone.
-fn phone(raw: &str) -> AppResult<String> {
-    let p = raw.trim();
-    let ok = (3..=50).contains(&p.chars().count())
-        && p.chars()
-            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
-        && p.chars().any(|c| c.is_ascii_digit());
-    if !ok {
-        return Err(AppError::bad_input(
-            "phone",
-            "phone must be 3 to 50 characters of digits, spaces and + - ( ) .",
-        ));
-    }
-    Ok(p.to_string())
 }
 
 /// A JSON number or a decimal string (forms have only strings); 0 when
