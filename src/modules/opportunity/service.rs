@@ -818,6 +818,42 @@ pub async fn move_to(
     .await
 }
 
+/// A move to status `to` (WON, LOST or OPEN): refused when the opportunity
+/// is already there; sets closedAt (now when closing, cleared when
+/// reopening) and lostReason (only LOST keeps one), with history.
+fn status_change(
+    cur: &opportunity::Model,
+    to: &str,
+    lost_reason: Option<&str>,
+) -> AppResult<Change> {
+    if cur.status == to {
+        return Err(AppError::bad_input(
+            "id",
+            format!("the opportunity is already {}", to.to_lowercase()),
+        ));
+    }
+    let mut c = Change::default();
+    c.field(
+        "status",
+        opportunity::Column::Status,
+        Some(cur.status.clone()),
+        Some(to.to_string()),
+    );
+    if let Some(r) = lost_reason {
+        c.history
+            .push(("lostReason", cur.lost_reason.clone(), Some(r.to_string())));
+    }
+    let closed_at = (to != "OPEN").then(now);
+    c.sets
+        .push((opportunity::Column::ClosedAt, Expr::value(closed_at)));
+    c.sets.push((
+        opportunity::Column::LostReason,
+        Expr::value(lost_reason.map(str::to_string)),
+    ));
+    c.won = to == "WON";
+    Ok(c)
+}
+
 pub async fn mark_won(
     state: &AppState,
     auth: AuthContext,
@@ -825,24 +861,7 @@ pub async fn mark_won(
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
     apply(state, auth, id, expected, |cur| {
-        if cur.status == "WON" {
-            return Err(AppError::bad_input("id", "the opportunity is already won"));
-        }
-        let mut c = Change::default();
-        c.field(
-            "status",
-            opportunity::Column::Status,
-            Some(cur.status.clone()),
-            Some("WON".to_string()),
-        );
-        c.sets
-            .push((opportunity::Column::ClosedAt, Expr::value(Some(now()))));
-        c.sets.push((
-            opportunity::Column::LostReason,
-            Expr::value(Option::<String>::None),
-        ));
-        c.won = true;
-        Ok(c)
+        status_change(cur, "WON", None)
     })
     .await
 }
@@ -862,28 +881,7 @@ pub async fn mark_lost(
         ));
     }
     apply(state, auth, id, expected, |cur| {
-        if cur.status == "LOST" {
-            return Err(AppError::bad_input("id", "the opportunity is already lost"));
-        }
-        let mut c = Change::default();
-        c.field(
-            "status",
-            opportunity::Column::Status,
-            Some(cur.status.clone()),
-            Some("LOST".to_string()),
-        );
-        c.history.push((
-            "lostReason",
-            cur.lost_reason.clone(),
-            Some(reason.to_string()),
-        ));
-        c.sets.push((
-            opportunity::Column::LostReason,
-            Expr::value(Some(reason.to_string())),
-        ));
-        c.sets
-            .push((opportunity::Column::ClosedAt, Expr::value(Some(now()))));
-        Ok(c)
+        status_change(cur, "LOST", Some(reason))
     })
     .await
 }
@@ -895,25 +893,7 @@ pub async fn reopen(
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
     apply(state, auth, id, expected, |cur| {
-        if cur.status == "OPEN" {
-            return Err(AppError::bad_input("id", "the opportunity is already open"));
-        }
-        let mut c = Change::default();
-        c.field(
-            "status",
-            opportunity::Column::Status,
-            Some(cur.status.clone()),
-            Some("OPEN".to_string()),
-        );
-        c.sets.push((
-            opportunity::Column::ClosedAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        ));
-        c.sets.push((
-            opportunity::Column::LostReason,
-            Expr::value(Option::<String>::None),
-        ));
-        Ok(c)
+        status_change(cur, "OPEN", None)
     })
     .await
 }
