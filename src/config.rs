@@ -38,6 +38,14 @@ pub struct Settings {
     pub log_json: bool,
     /// Base URL of this server as clients see it (feed links use it).
     pub public_url: String,
+    /// How many events a subscriber may fall behind before it is dropped.
+    pub event_buffer: usize,
+    /// Messages queued for one WebSocket before its client counts as too
+    /// slow and is disconnected.
+    pub ws_send_queue: usize,
+    /// How often the job raising BECAME_LATE / BECAME_OVERDUE runs
+    /// (zero switches it off).
+    pub event_sweep_interval: Duration,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -116,6 +124,9 @@ impl Settings {
             graphiql: parse("GRAPHIQL", true)?,
             workers: parse("WORKERS", 2)?,
             log_json: matches!(var("LOG_FORMAT").as_deref(), Some("json")),
+            event_buffer: parse("EVENT_BUFFER", 4096)?,
+            ws_send_queue: parse("WS_SEND_QUEUE", 256)?,
+            event_sweep_interval: Duration::from_millis(parse("EVENT_SWEEP_INTERVAL_MS", 30_000)?),
         })
     }
 }

@@ -877,6 +877,9 @@ fn generate(
                 at_ms: at.timestamp_millis(),
                 done,
                 completed_at,
+                // seeded history is not news: what is already past due is
+                // marked, so the first sweep raises nothing for it
+                overdue_marked_due: (kind == "TASK" && at < anchor).then_some(at),
                 created_at,
                 updated_at: completed_at.unwrap_or(created_at),
             });
@@ -904,6 +907,7 @@ fn generate(
             stage_entered_at,
             last_activity_at,
             version: 1,
+            late_marked_due: due_date.filter(|d| *d < anchor.date_naive()),
             created_at,
             updated_at: closed_at.unwrap_or(stage_entered_at),
         });

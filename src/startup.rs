@@ -7,6 +7,7 @@ use actix_web::{App, HttpServer, dev::Server, web};
 
 use crate::auth::jwt::JwtService;
 use crate::config::Settings;
+use crate::events::EventBus;
 use crate::graphql::build_schema;
 use crate::http::{self, graphql::GraphiqlEnabled};
 use crate::state::AppState;
@@ -44,6 +45,16 @@ impl Application {
             counter.fetch_add(1, Ordering::Relaxed);
         });
         crate::auth::password::warm_up().await;
+        let events = Arc::new(EventBus::new(&db, settings.event_buffer));
+        if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            let ready = crate::events::spawn_listener(&settings.database_url, events.clone());
+            // start delivering before serving; a failure keeps retrying in
+            // the background (and is logged there)
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ready).await;
+        }
+        if !settings.event_sweep_interval.is_zero() {
+            crate::jobs::spawn_sweeper(db.clone(), events.clone(), settings.event_sweep_interval);
+        }
         let state = Arc::new(AppState {
             db,
             jwt: JwtService::new(settings.jwt.clone()),
@@ -54,6 +65,8 @@ impl Application {
             ))
             .into_bytes(),
             public_url: settings.public_url.clone(),
+            events,
+            ws_send_queue: settings.ws_send_queue.max(1),
         });
         let listener =
             TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {

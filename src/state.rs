@@ -1,9 +1,11 @@
 //! Shared, immutable state of one server instance.
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 
 use crate::auth::jwt::JwtService;
+use crate::events::EventBus;
 
 pub struct AppState {
     pub db: DatabaseConnection,
@@ -13,4 +15,7 @@ pub struct AppState {
     pub calendar_key: Vec<u8>,
     /// Base URL clients reach this server at, for links it hands out.
     pub public_url: String,
+    pub events: Arc<EventBus>,
+    /// See `Settings::ws_send_queue`.
+    pub ws_send_queue: usize,
 }

@@ -23,6 +23,8 @@ pub struct Model {
     pub at_ms: i64,
     pub done: bool,
     pub completed_at: Option<DateTimeUtc>,
+    /// the dueAt a BECAME_OVERDUE event was last raised for
+    pub overdue_marked_due: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

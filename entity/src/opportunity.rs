@@ -24,6 +24,8 @@ pub struct Model {
     pub stage_entered_at: DateTimeUtc,
     pub last_activity_at: Option<DateTimeUtc>,
     pub version: i32,
+    /// the due date a BECAME_LATE event was last raised for
+    pub late_marked_due: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

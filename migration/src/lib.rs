@@ -6,6 +6,7 @@ mod m20261127_000001_accounts;
 mod m20261127_000002_pipeline_core;
 mod m20261127_000003_activities_documents;
 mod m20261127_000004_intake;
+mod m20261127_000005_event_marks;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_pipeline_core::Migration),
             Box::new(m20261127_000003_activities_documents::Migration),
             Box::new(m20261127_000004_intake::Migration),
+            Box::new(m20261127_000005_event_marks::Migration),
         ]
     }
 }

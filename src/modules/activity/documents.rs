@@ -135,10 +135,23 @@ pub async fn create(
         })
         .insert(&txn)
         .await?;
-    if let (true, Some(cents)) = (use_as_potential, amount) {
-        opportunities::set_potential_in(&txn, auth, opp.id, cents, &currency).await?;
-    }
+    let moved_potential = match (use_as_potential, amount) {
+        (true, Some(cents)) => {
+            opportunities::set_potential_in(&txn, auth, opp.id, cents, &currency).await?
+        }
+        _ => false,
+    };
     txn.commit().await?;
+    if moved_potential {
+        let changed = opportunities::find(db, scope, opp.id).await?;
+        opportunities::publish(
+            state,
+            auth,
+            crate::events::OpportunityEventKind::Updated,
+            &changed,
+        )
+        .await;
+    }
     Ok(created)
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{activity, opportunity, user};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, ExprTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait,
     FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use super::types::{
 use crate::auth::AuthContext;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult, GqlError};
+use crate::events::{ActivityEventKind as Kind, Event};
 use crate::graphql::ContextState;
 use crate::loaders::AppLoader;
 use crate::modules::contact::service as contacts;
@@ -243,7 +244,16 @@ pub async fn create(
         .insert(db)
         .await?;
     touch_opportunity(db, scope, opp).await?;
+    publish(state, auth, Kind::Created, &created).await;
     Ok(created)
+}
+
+/// Tells subscribers about a committed change.
+async fn publish(state: &AppState, auth: AuthContext, kind: Kind, a: &activity::Model) {
+    state
+        .events
+        .publish(Event::activity(auth.tenant.0, Some(auth.user.0), kind, a))
+        .await;
 }
 
 pub async fn update(
@@ -312,7 +322,9 @@ pub async fn update(
     }
     update.exec(db).await?;
     touch_opportunity(db, scope, cur.opportunity_id).await?;
-    find(db, scope, id).await
+    let changed = find(db, scope, id).await?;
+    publish(state, auth, Kind::Updated, &changed).await;
+    Ok(changed)
 }
 
 pub async fn set_done(
@@ -337,7 +349,10 @@ pub async fn set_done(
         .exec(&state.db)
         .await?;
     touch_opportunity(&state.db, scope, cur.opportunity_id).await?;
-    find(&state.db, scope, id).await
+    let changed = find(&state.db, scope, id).await?;
+    let kind = if done { Kind::Completed } else { Kind::Updated };
+    publish(state, auth, kind, &changed).await;
+    Ok(changed)
 }
 
 pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<activity::Model> {
@@ -349,7 +364,37 @@ pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<
         .filter(activity::Column::Id.eq(id))
         .exec(&state.db)
         .await?;
+    publish(state, auth, Kind::Deleted, &cur).await;
     Ok(cur)
+}
+
+/// Claims the open tasks whose `dueAt` has passed and that no
+/// BECAME_OVERDUE was raised for yet, across tenants (a background job).
+/// The mark records the `dueAt` it was raised for, so a conditional UPDATE
+/// claims each transition once, and moving the due time re-arms it.
+pub async fn claim_became_overdue<C: ConnectionTrait>(db: &C) -> AppResult<Vec<Event>> {
+    let claimed = activity::Entity::update_many()
+        .col_expr(
+            activity::Column::OverdueMarkedDue,
+            Expr::col(activity::Column::DueAt),
+        )
+        .filter(activity::Column::Kind.eq("TASK"))
+        .filter(activity::Column::Done.eq(false))
+        .filter(activity::Column::DueAt.lt(now()))
+        .filter(
+            Condition::any()
+                .add(activity::Column::OverdueMarkedDue.is_null())
+                .add(
+                    Expr::col(activity::Column::OverdueMarkedDue)
+                        .ne(Expr::col(activity::Column::DueAt)),
+                ),
+        )
+        .exec_with_returning(db)
+        .await?;
+    Ok(claimed
+        .iter()
+        .map(|a| Event::activity(a.tenant_id, None, Kind::BecameOverdue, a))
+        .collect())
 }
 
 /// A list's total, counted by the database only when asked for.

@@ -145,7 +145,8 @@ fn in_progress() -> AppError {
 
 /// Handles one post. Everything it writes is one transaction, so a post
 /// either happens whole or not at all.
-pub async fn submit(db: &DatabaseConnection, post: Post<'_>) -> AppResult<Answer> {
+pub async fn submit(state: &AppState, post: Post<'_>) -> AppResult<Answer> {
+    let db = &state.db;
     let key = authenticate(db, post.secret).await?;
     let idempotency = post.idempotency_key.map(idempotency_key).transpose()?;
     let scope = TenantScope(TenantId(key.tenant_id));
@@ -224,6 +225,16 @@ pub async fn submit(db: &DatabaseConnection, post: Post<'_>) -> AppResult<Answer
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    // no user acted: the actor of an intake-created opportunity is null
+    state
+        .events
+        .publish(crate::events::Event::opportunity(
+            key.tenant_id,
+            None,
+            crate::events::OpportunityEventKind::Created,
+            &created,
+        ))
+        .await;
     Ok(answer)
 }
 

@@ -25,6 +25,7 @@ use super::types::{
 use crate::auth::{AuthContext, TenantSettings};
 use crate::domain::{CurrencyCode, Role};
 use crate::error::{AppError, AppResult};
+use crate::events::{Event, OpportunityEventKind as Kind};
 use crate::modules::contact::service as contacts;
 use crate::modules::contact::types::ContactLifecycle;
 use crate::modules::pipeline::resolvers::parse_id;
@@ -350,7 +351,16 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
+    publish(state, auth, Kind::Created, &created).await;
     Ok(created)
+}
+
+/// Tells subscribers about a committed change.
+pub async fn publish(state: &AppState, auth: AuthContext, kind: Kind, o: &opportunity::Model) {
+    state
+        .events
+        .publish(Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, o))
+        .await;
 }
 
 /// An opportunity whose fields are validated against its tenant.
@@ -471,6 +481,7 @@ async fn apply<F>(
     auth: AuthContext,
     id: Uuid,
     expected: Option<i32>,
+    kind: Kind,
     build: F,
 ) -> AppResult<opportunity::Model>
 where
@@ -534,7 +545,13 @@ where
             make_clients(&txn, scope, id).await?;
         }
         txn.commit().await?;
-        return find(&state.db, scope, id).await;
+        let changed = find(&state.db, scope, id).await?;
+        let mut event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed);
+        if let crate::events::Subject::Opportunity { left_pipeline, .. } = &mut event.subject {
+            *left_pipeline = Some(current.pipeline_id).filter(|p| *p != changed.pipeline_id);
+        }
+        state.events.publish(event).await;
+        return Ok(changed);
     }
     Err(AppError::Conflict(
         "the opportunity is being changed by others; try again".into(),
@@ -635,7 +652,7 @@ pub async fn update(
         None if input.due_date.is_null() => Some(None),
         None => None,
     };
-    apply(state, auth, id, expected, |cur| {
+    apply(state, auth, id, expected, Kind::Updated, |cur| {
         let mut c = Change::default();
         if let Some(t) = &title {
             c.field(
@@ -700,19 +717,19 @@ pub async fn update(
 /// Sets the potential from inside another command's transaction (a
 /// document used as potential): same version check, bump and history as
 /// `update`, but a concurrent change is a CONFLICT that rolls back the
-/// whole command.
+/// whole command. Answers whether anything changed.
 pub async fn set_potential_in<C: ConnectionTrait>(
     conn: &C,
     auth: AuthContext,
     id: Uuid,
     cents_value: i64,
     currency: &CurrencyCode,
-) -> AppResult<()> {
+) -> AppResult<bool> {
     let scope = TenantScope(auth.tenant);
     let cur = find(conn, scope, id).await?;
     ensure_can_change(conn, auth, &cur).await?;
     if cur.potential_cents == cents_value && cur.currency == currency.as_str() {
-        return Ok(());
+        return Ok(false);
     }
     let ts = now();
     let res = scope
@@ -764,7 +781,7 @@ pub async fn set_potential_in<C: ConnectionTrait>(
     opportunity_change::Entity::insert_many(rows)
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The currency an amount may be in: the tenant's or one with a rate.
@@ -789,7 +806,7 @@ pub async fn move_to(
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
     let target = find_stage(&state.db, TenantScope(auth.tenant), stage_id).await?;
-    apply(state, auth, id, expected, |cur| {
+    apply(state, auth, id, expected, Kind::StageChanged, |cur| {
         let mut c = Change::default();
         if cur.stage_id == target.id {
             return Ok(c);
@@ -860,7 +877,7 @@ pub async fn mark_won(
     id: Uuid,
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
-    apply(state, auth, id, expected, |cur| {
+    apply(state, auth, id, expected, Kind::Won, |cur| {
         status_change(cur, "WON", None)
     })
     .await
@@ -880,7 +897,7 @@ pub async fn mark_lost(
             "a reason of 1 to 500 characters is required",
         ));
     }
-    apply(state, auth, id, expected, |cur| {
+    apply(state, auth, id, expected, Kind::Lost, |cur| {
         status_change(cur, "LOST", Some(reason))
     })
     .await
@@ -892,7 +909,7 @@ pub async fn reopen(
     id: Uuid,
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
-    apply(state, auth, id, expected, |cur| {
+    apply(state, auth, id, expected, Kind::Reopened, |cur| {
         status_change(cur, "OPEN", None)
     })
     .await
@@ -900,6 +917,7 @@ pub async fn reopen(
 
 pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<bool> {
     let scope = TenantScope(auth.tenant);
+    let current = find(&state.db, scope, id).await?;
     let res = scope
         .delete_many::<opportunity::Entity>()
         .filter(opportunity::Column::Id.eq(id))
@@ -908,6 +926,7 @@ pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<
     if res.rows_affected == 0 {
         return Err(AppError::NotFound("opportunity"));
     }
+    publish(state, auth, Kind::Deleted, &current).await;
     Ok(true)
 }
 
@@ -972,7 +991,9 @@ pub async fn add_contact(
         make_clients(&txn, scope, id).await?;
     }
     txn.commit().await?;
-    find(&state.db, scope, id).await
+    let changed = find(&state.db, scope, id).await?;
+    publish(state, auth, Kind::Updated, &changed).await;
+    Ok(changed)
 }
 
 pub async fn remove_contact(
@@ -1028,7 +1049,9 @@ pub async fn remove_contact(
     )
     .await?;
     txn.commit().await?;
-    find(&state.db, scope, id).await
+    let changed = find(&state.db, scope, id).await?;
+    publish(state, auth, Kind::Updated, &changed).await;
+    Ok(changed)
 }
 
 /// Bumps version and updated_at for a change made in a child table.
@@ -1192,4 +1215,60 @@ pub async fn list_query(
         field,
         direction,
     })
+}
+
+/// Claims, for every tenant, the open opportunities whose due date has
+/// passed in the tenant's time zone and that no BECAME_LATE was raised for
+/// yet. The mark is set by a conditional UPDATE, so of several instances
+/// sweeping at once exactly one claims each transition. A background job,
+/// not a request: it runs across tenants on purpose, and every event it
+/// returns names its own tenant.
+pub async fn claim_became_late<C: ConnectionTrait>(db: &C) -> AppResult<Vec<Event>> {
+    use sea_orm::sea_query::Query;
+    let zones: Vec<String> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Timezone)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut events = Vec::new();
+    for zone in zones {
+        let Ok(tz) = crate::domain::Timezone::parse("timezone", &zone) else {
+            continue;
+        };
+        let today = tz.today_at(Utc::now());
+        let claimed = opportunity::Entity::update_many()
+            .col_expr(
+                opportunity::Column::LateMarkedDue,
+                Expr::col(opportunity::Column::DueDate),
+            )
+            .filter(opportunity::Column::Status.eq("OPEN"))
+            .filter(opportunity::Column::DueDate.lt(today))
+            .filter(
+                Condition::any()
+                    .add(opportunity::Column::LateMarkedDue.is_null())
+                    .add(
+                        Expr::col(opportunity::Column::LateMarkedDue)
+                            .ne(Expr::col(opportunity::Column::DueDate)),
+                    ),
+            )
+            .filter(
+                opportunity::Column::TenantId.in_subquery(
+                    Query::select()
+                        .column(tenant::Column::Id)
+                        .from(tenant::Entity)
+                        .and_where(tenant::Column::Timezone.eq(zone.as_str()))
+                        .to_owned(),
+                ),
+            )
+            .exec_with_returning(db)
+            .await?;
+        events.extend(
+            claimed
+                .iter()
+                .map(|o| Event::opportunity(o.tenant_id, None, Kind::BecameLate, o)),
+        );
+    }
+    Ok(events)
 }

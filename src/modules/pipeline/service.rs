@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::types::{CreatePipelineInput, StageInput, UpdatePipelineInput, UpdateStageInput};
 use crate::auth::{AuthContext, TenantSettings};
 use crate::domain::{CurrencyCode, Name};
+use crate::events::{Event, OpportunityEventKind, Subject};
 use crate::error::{AppError, AppResult};
 use crate::money::parse_rate;
 use crate::state::AppState;
@@ -491,7 +492,7 @@ pub async fn delete_stage(
         .all(&txn)
         .await?;
     if !affected.is_empty() {
-        let Some(target) = target else {
+        let Some(target) = &target else {
             return Err(AppError::bad_input(
                 "moveOpportunitiesTo",
                 format!(
@@ -573,6 +574,24 @@ pub async fn delete_stage(
     let rest: Vec<Uuid> = stages.iter().map(|x| x.id).filter(|x| *x != s.id).collect();
     renumber_stages(&txn, scope, &rest).await?;
     txn.commit().await?;
+    if let Some(target) = target {
+        let at = now();
+        let events: Vec<Event> = affected
+            .iter()
+            .map(|o| Event {
+                tenant: auth.tenant.0,
+                actor: Some(auth.user.0),
+                at,
+                subject: Subject::Opportunity {
+                    kind: OpportunityEventKind::StageChanged,
+                    id: o.id,
+                    pipeline: target.pipeline_id,
+                    left_pipeline: Some(o.pipeline_id).filter(|p| *p != target.pipeline_id),
+                },
+            })
+            .collect();
+        state.events.publish_all(events).await;
+    }
     Ok(true)
 }
 

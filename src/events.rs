@@ -1,0 +1,296 @@
+//! The event bus behind GraphQL subscriptions.
+//!
+//! Commands publish an [`Event`] once their transaction has committed.
+//! Every instance keeps one in-process broadcast channel that its
+//! subscribers read; how events reach that channel depends on the store:
+//!
+//! - SQLite serves one instance, so `publish` sends straight into it;
+//! - PostgreSQL may serve several instances, so `publish` runs
+//!   `pg_notify` and every instance (the publishing one included) feeds its
+//!   channel from one `LISTEN` connection. One path for all events keeps
+//!   their order the same on every instance.
+//!
+//! Payloads carry ids only: subscribers resolve the rest through the normal
+//! resolvers, with their own tenant scope, so an event never carries data
+//! a subscriber could not read anyway.
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, broadcast};
+use uuid::Uuid;
+
+/// The PostgreSQL channel every instance listens on.
+pub const CHANNEL: &str = "crm_events";
+/// Application name of the LISTEN connection (visible in pg_stat_activity).
+pub const LISTENER_APPLICATION_NAME: &str = "crm-events-listener";
+
+/// What happened to an opportunity.
+#[derive(async_graphql::Enum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpportunityEventKind {
+    Created,
+    Updated,
+    /// Moved to another stage (possibly of another pipeline).
+    StageChanged,
+    Won,
+    Lost,
+    Reopened,
+    /// Raised by the server when an open opportunity's due date passes in
+    /// the tenant's time zone.
+    BecameLate,
+    Deleted,
+}
+
+/// What happened to an activity.
+#[derive(async_graphql::Enum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityEventKind {
+    Created,
+    Updated,
+    Completed,
+    /// Raised by the server when an open task's `dueAt` passes.
+    BecameOverdue,
+    Deleted,
+}
+
+/// The subject of an event, by id.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "s")]
+pub enum Subject {
+    #[serde(rename = "o")]
+    Opportunity {
+        kind: OpportunityEventKind,
+        id: Uuid,
+        /// The pipeline it is in after the change.
+        pipeline: Uuid,
+        /// The pipeline it left, when a move changed pipelines: that
+        /// board must hear about it too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left_pipeline: Option<Uuid>,
+    },
+    #[serde(rename = "a")]
+    Activity {
+        kind: ActivityEventKind,
+        id: Uuid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opportunity: Option<Uuid>,
+    },
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    #[serde(rename = "t")]
+    pub tenant: Uuid,
+    /// The user whose command caused it; None when the server raised it.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Uuid>,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub subject: Subject,
+}
+
+impl Event {
+    pub fn opportunity(
+        tenant: Uuid,
+        actor: Option<Uuid>,
+        kind: OpportunityEventKind,
+        model: &entity::opportunity::Model,
+    ) -> Self {
+        Self {
+            tenant,
+            actor,
+            at: crate::tenancy::now(),
+            subject: Subject::Opportunity {
+                kind,
+                id: model.id,
+                pipeline: model.pipeline_id,
+                left_pipeline: None,
+            },
+        }
+    }
+
+    pub fn activity(
+        tenant: Uuid,
+        actor: Option<Uuid>,
+        kind: ActivityEventKind,
+        model: &entity::activity::Model,
+    ) -> Self {
+        Self {
+            tenant,
+            actor,
+            at: crate::tenancy::now(),
+            subject: Subject::Activity {
+                kind,
+                id: model.id,
+                opportunity: model.opportunity_id,
+            },
+        }
+    }
+}
+
+/// Set by a subscription stream that fell behind the bus; the WebSocket
+/// connection owning it waits on this and closes.
+#[derive(Clone, Default)]
+pub struct LagSignal(pub Arc<Notify>);
+
+impl LagSignal {
+    pub fn raise(&self) {
+        self.0.notify_one();
+    }
+}
+
+pub struct EventBus {
+    local: broadcast::Sender<Arc<Event>>,
+    /// Present on PostgreSQL: publishing goes through NOTIFY.
+    notify: Option<DatabaseConnection>,
+}
+
+impl EventBus {
+    /// `capacity` bounds how far one subscriber may fall behind before it
+    /// is dropped: the bus never waits for a reader.
+    pub fn new(db: &DatabaseConnection, capacity: usize) -> Self {
+        let (local, _) = broadcast::channel(capacity.max(16));
+        let notify = (db.get_database_backend() == DatabaseBackend::Postgres).then(|| db.clone());
+        Self { local, notify }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.local.subscribe()
+    }
+
+    /// Hands an event to this instance's subscribers.
+    pub fn deliver(&self, event: Event) {
+        // an error only means nobody is subscribed right now
+        let _ = self.local.send(Arc::new(event));
+    }
+
+    /// Publishes a committed change. Never fails the command that caused
+    /// it: the change is stored either way, so a failure is logged.
+    pub async fn publish(&self, event: Event) {
+        match &self.notify {
+            None => self.deliver(event),
+            Some(db) => {
+                if let Err(e) = self.notify_in(db, &event).await {
+                    tracing::error!(error = %e, "could not publish an event through NOTIFY");
+                }
+            }
+        }
+    }
+
+    /// Whether events travel through PostgreSQL's NOTIFY.
+    pub fn notifies(&self) -> bool {
+        self.notify.is_some()
+    }
+
+    /// NOTIFY on `conn`: inside a transaction it is sent only if, and when,
+    /// that transaction commits.
+    pub async fn notify_in<C: ConnectionTrait>(&self, conn: &C, event: &Event) -> Result<(), sea_orm::DbErr> {
+        let payload = serde_json::to_string(event).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+        let stmt = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), payload.into()],
+        );
+        conn.execute_raw(stmt).await.map(|_| ())
+    }
+
+    pub async fn publish_all(&self, events: impl IntoIterator<Item = Event>) {
+        for e in events {
+            self.publish(e).await;
+        }
+    }
+}
+
+/// Feeds the bus from PostgreSQL's `LISTEN` until the process ends. A lost
+/// connection is logged and re-established with backoff; what was notified
+/// while it was down is lost (subscribers refetch on reconnect anyway).
+pub fn spawn_listener(database_url: &str, bus: Arc<EventBus>) -> tokio::sync::oneshot::Receiver<()> {
+    let url = with_application_name(database_url);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let mut listener = match connect(&url).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "events: could not LISTEN");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            match ready.take() {
+                Some(tx) => {
+                    let _ = tx.send(());
+                }
+                None => tracing::info!("events: LISTEN connection re-established"),
+            }
+            backoff = Duration::from_millis(100);
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(n)) => match serde_json::from_str::<Event>(n.payload()) {
+                        Ok(event) => bus.deliver(event),
+                        Err(e) => tracing::warn!(error = %e, "events: ignored a malformed notification"),
+                    },
+                    Ok(None) => {
+                        tracing::warn!("events: LISTEN connection lost; reconnecting");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "events: LISTEN connection failed; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    ready_rx
+}
+
+async fn connect(url: &str) -> Result<sea_orm::sqlx::postgres::PgListener, sea_orm::sqlx::Error> {
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+fn with_application_name(url: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}application_name={LISTENER_APPLICATION_NAME}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_is_ids_only_and_small() {
+        let e = Event {
+            tenant: Uuid::new_v4(),
+            actor: Some(Uuid::new_v4()),
+            at: Utc::now(),
+            subject: Subject::Opportunity {
+                kind: OpportunityEventKind::StageChanged,
+                id: Uuid::new_v4(),
+                pipeline: Uuid::new_v4(),
+                left_pipeline: Some(Uuid::new_v4()),
+            },
+        };
+        let s = serde_json::to_string(&e).unwrap();
+        assert!(s.len() < 400, "{s}");
+        assert_eq!(serde_json::from_str::<Event>(&s).unwrap(), e);
+        let a = Event {
+            tenant: Uuid::new_v4(),
+            actor: None,
+            at: Utc::now(),
+            subject: Subject::Activity {
+                kind: ActivityEventKind::BecameOverdue,
+                id: Uuid::new_v4(),
+                opportunity: None,
+            },
+        };
+        let s = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<Event>(&s).unwrap(), a);
+    }
+}

@@ -1,0 +1,50 @@
+//! Background jobs of one instance.
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{DatabaseConnection, TransactionTrait};
+
+use crate::error::AppResult;
+use crate::events::{Event, EventBus};
+use crate::modules::activity::service::claim_became_overdue;
+use crate::modules::opportunity::service::claim_became_late;
+
+/// Raises BECAME_LATE and BECAME_OVERDUE every `interval`, starting now,
+/// so transitions that happened while no instance ran are raised at start.
+pub fn spawn_sweeper(db: DatabaseConnection, bus: Arc<EventBus>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep(&db, &bus).await {
+                tracing::error!(error = %e, "events: the due-date sweep failed; retrying next tick");
+            }
+        }
+    });
+}
+
+/// One sweep. Claiming a transition (setting its mark) and announcing it
+/// commit together on PostgreSQL, where NOTIFY is transactional: every
+/// claimed transition is announced exactly once, whichever instance
+/// claims it. SQLite delivers in-process right after the commit.
+pub async fn sweep(db: &DatabaseConnection, bus: &EventBus) -> AppResult<usize> {
+    let txn = db.begin().await?;
+    let mut events: Vec<Event> = claim_became_late(&txn).await?;
+    events.extend(claim_became_overdue(&txn).await?);
+    if bus.notifies() {
+        for e in &events {
+            bus.notify_in(&txn, e).await?;
+        }
+        txn.commit().await?;
+    } else {
+        txn.commit().await?;
+        for e in events.iter().cloned() {
+            bus.deliver(e);
+        }
+    }
+    if !events.is_empty() {
+        tracing::info!(events = events.len(), "events: raised due-date transitions");
+    }
+    Ok(events.len())
+}
