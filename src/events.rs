@@ -202,6 +202,33 @@ impl EventBus {
     }
 }
 
+/// The events of one tenant, as a stream for a subscription resolver. A
+/// subscriber that falls `capacity` events behind raises `lag` (its
+/// connection then closes) and its stream ends: skipping events silently
+/// would leave a board wrong with no sign of it.
+pub fn tenant_stream(
+    rx: broadcast::Receiver<Arc<Event>>,
+    tenant: Uuid,
+    lag: Option<LagSignal>,
+) -> impl futures_util::Stream<Item = Arc<Event>> + Send + 'static {
+    futures_util::stream::unfold((rx, lag), move |(mut rx, lag)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) if e.tenant == tenant => return Some((e, (rx, lag))),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "events: a subscriber fell behind and is dropped");
+                    if let Some(l) = &lag {
+                        l.raise();
+                    }
+                    return None;
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
 /// Feeds the bus from PostgreSQL's `LISTEN` until the process ends. A lost
 /// connection is logged and re-established with backoff; what was notified
 /// while it was down is lost (subscribers refetch on reconnect anyway).

@@ -3,15 +3,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::{Context, EmptySubscription, MergedObject, Response, Schema};
+use async_graphql::{Context, MergedObject, MergedSubscription, Response, Schema};
 
 use crate::error::{AppError, AppResult};
 use crate::modules::account::{AccountMutation, AccountQuery};
-use crate::modules::activity::{ActivityMutation, ActivityQuery};
+use crate::modules::activity::{ActivityMutation, ActivityQuery, ActivitySubscription};
 use crate::modules::analytics::AnalyticsQuery;
 use crate::modules::contact::{ContactMutation, ContactQuery};
 use crate::modules::intake::{IntakeMutation, IntakeQuery};
-use crate::modules::opportunity::{OpportunityMutation, OpportunityQuery};
+use crate::modules::opportunity::{
+    OpportunityMutation, OpportunityQuery, OpportunitySubscription,
+};
 use crate::modules::pipeline::{PipelineMutation, PipelineQuery};
 use crate::state::AppState;
 
@@ -36,7 +38,10 @@ pub struct Mutation(
     IntakeMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(OpportunitySubscription, ActivitySubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 pub const MAX_DEPTH: usize = 10;
 pub const MAX_COMPLEXITY: usize = 2000;
@@ -44,7 +49,11 @@ pub const MAX_RECURSIVE_DEPTH: usize = 32;
 pub const MAX_ALIASES: usize = 15;
 
 pub fn build_schema(state: Option<Arc<AppState>>) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)

@@ -279,10 +279,20 @@ pub async fn post(
 
 pub async fn get(
     req: HttpRequest,
+    body: web::Payload,
     schema: web::Data<AppSchema>,
     state: web::Data<Arc<AppState>>,
     graphiql: web::Data<GraphiqlEnabled>,
 ) -> HttpResponse {
+    if super::ws::is_upgrade(&req) {
+        return super::ws::upgrade(
+            req,
+            body,
+            schema.get_ref().clone(),
+            state.get_ref().clone(),
+        )
+        .await;
+    }
     let params = params_from_query_string(req.query_string());
     if matches!(params, Ok(None)) && wants_html(&req) && graphiql.0 {
         return HttpResponse::Ok()
@@ -408,7 +418,7 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
-fn document_aliases(doc: &ExecutableDocument) -> usize {
+pub(crate) fn document_aliases(doc: &ExecutableDocument) -> usize {
     let ops: usize = doc
         .operations
         .iter()
@@ -433,7 +443,7 @@ fn selected_operation(doc: &ExecutableDocument, name: Option<&str>) -> Option<Op
     }
 }
 
-fn request_error_body(errors: Vec<ServerError>, default_code: &str) -> Value {
+pub(crate) fn request_error_body(errors: Vec<ServerError>, default_code: &str) -> Value {
     let errors: Vec<Value> = errors
         .into_iter()
         .map(|e| {

@@ -1,5 +1,6 @@
 //! The HTTP surface: GraphQL over HTTP, GraphiQL, health probes, CORS.
 pub mod graphql;
+pub mod ws;
 
 use std::sync::Arc;
 

@@ -4,6 +4,8 @@ pub mod calendar;
 pub mod documents;
 pub mod resolvers;
 pub mod service;
+pub mod subscription;
 pub mod types;
 
 pub use resolvers::{ActivityMutation, ActivityQuery};
+pub use subscription::ActivitySubscription;

@@ -1,0 +1,398 @@
+//! GraphQL over WebSocket with the `graphql-transport-ws` subprotocol, as
+//! graphql-ws's PROTOCOL.md describes it. Written by hand (async-graphql's
+//! loop closes a rejected init with 1002) so that clients see the
+//! protocol's own close codes:
+//!
+//! | code | when |
+//! |------|------|
+//! | 4400 | a message that is not valid JSON, not a client message type, or a binary frame |
+//! | 4401 | `subscribe` before the connection was acknowledged |
+//! | 4403 | a missing or bad token at init, or the token expired |
+//! | 4406 | the client did not offer `graphql-transport-ws` |
+//! | 4408 | no `connection_init` within 3 s |
+//! | 4409 | a `subscribe` reusing the id of a running operation |
+//! | 4429 | a second `connection_init` |
+//! | 1009 | a message over 64 KiB |
+//! | 1013 | the client reads too slowly: its send queue or the event bus overflowed |
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use async_graphql::{Request, Variables};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::graphql::{authenticate, document_aliases, request_data, request_error_body};
+use crate::auth::{AuthContext, TenantSettings};
+use crate::events::LagSignal;
+use crate::graphql::{AppSchema, MAX_ALIASES};
+use crate::state::AppState;
+
+pub const PROTOCOL: &str = "graphql-transport-ws";
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const MAX_SUBSCRIPTIONS: usize = 20;
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Whether a GET on /graphql asks for a WebSocket.
+pub fn is_upgrade(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+pub async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    schema: AppSchema,
+    state: Arc<AppState>,
+) -> HttpResponse {
+    let offered = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == PROTOCOL);
+    let (response, session, stream) = match actix_ws::handle_with_protocols(&req, body, &[PROTOCOL])
+    {
+        Ok(parts) => parts,
+        Err(e) => return e.error_response(),
+    };
+    let stream = stream
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_MESSAGE_BYTES);
+    actix_web::rt::spawn(async move {
+        if !offered {
+            close(session, 4406, "Subprotocol not acceptable").await;
+            return;
+        }
+        Connection::new(session.clone(), schema, state)
+            .run(session, stream)
+            .await;
+    });
+    response
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        #[allow(dead_code)]
+        payload: Option<Value>,
+    },
+    Pong {
+        #[serde(default)]
+        #[allow(dead_code)]
+        payload: Option<Value>,
+    },
+    Subscribe {
+        id: String,
+        payload: SubscribePayload,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribePayload {
+    query: String,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<Value>,
+    #[serde(default)]
+    extensions: Option<serde_json::Map<String, Value>>,
+}
+
+/// Why the connection ends: a close code and its reason.
+type Closing = (u16, String);
+
+struct Connection {
+    schema: AppSchema,
+    state: Arc<AppState>,
+    /// Everything sent to the client goes through this bounded queue, in
+    /// order; a writer task drains it into the socket.
+    out: mpsc::Sender<String>,
+    out_rx: Option<mpsc::Receiver<String>>,
+    writer_session: Session,
+    lag: LagSignal,
+    init_received: bool,
+    caller: Option<(AuthContext, TenantSettings)>,
+    expires_in: Option<Duration>,
+    operations: HashMap<String, JoinHandle<()>>,
+}
+
+impl Connection {
+    fn new(session: Session, schema: AppSchema, state: Arc<AppState>) -> Self {
+        let (out, out_rx) = mpsc::channel(state.ws_send_queue);
+        Self {
+            schema,
+            state,
+            out,
+            out_rx: Some(out_rx),
+            writer_session: session,
+            lag: LagSignal::default(),
+            init_received: false,
+            caller: None,
+            expires_in: None,
+            operations: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, session: Session, mut stream: AggregatedMessageStream) {
+        let writer = match self.out_rx.take() {
+            Some(mut rx) => {
+                let mut ws = self.writer_session.clone();
+                Some(actix_web::rt::spawn(async move {
+                    while let Some(text) = rx.recv().await {
+                        if ws.text(text).await.is_err() {
+                            break;
+                        }
+                    }
+                }))
+            }
+            None => None,
+        };
+        let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+        tokio::pin!(init_deadline);
+        // replaced by the token's expiry once acknowledged
+        let expiry = tokio::time::sleep(Duration::from_secs(86_400 * 365));
+        tokio::pin!(expiry);
+        let lag = self.lag.clone();
+        let mut pong_session = session.clone();
+
+        let closing: Option<Closing> = loop {
+            tokio::select! {
+                msg = stream.recv() => match msg {
+                    None => break None,
+                    Some(Err(actix_ws::ProtocolError::Overflow)) => {
+                        break Some((1009, format!("Message too big: at most {MAX_MESSAGE_BYTES} bytes")));
+                    }
+                    Some(Err(_)) => break Some((1002, "WebSocket protocol error".into())),
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        let acked = self.caller.is_some();
+                        if let Some(c) = self.handle(&text).await {
+                            break Some(c);
+                        }
+                        if !acked && let Some(d) = self.expires_in {
+                            expiry.as_mut().reset(tokio::time::Instant::now() + d);
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        break Some((4400, "Invalid message received: binary frames are not used".into()));
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        let _ = pong_session.pong(&bytes).await;
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => {}
+                    Some(Ok(AggregatedMessage::Close(_))) => break Some((1000, String::new())),
+                },
+                _ = &mut init_deadline, if !self.init_received => {
+                    break Some((4408, "Connection initialisation timeout".into()));
+                }
+                _ = &mut expiry, if self.caller.is_some() => {
+                    break Some((4403, "Forbidden: the access token expired; reconnect with a fresh one".into()));
+                }
+                _ = lag.0.notified() => {
+                    tracing::warn!(
+                        user = ?self.caller.as_ref().map(|c| c.0.user.0),
+                        "websocket: subscriber too slow, closing with 1013"
+                    );
+                    break Some((1013, "Subscriber too slow: reconnect and refetch".into()));
+                }
+            }
+        };
+
+        for (_, op) in self.operations.drain() {
+            op.abort();
+        }
+        // a writer stuck on a client that stopped reading is cut loose
+        if let Some(w) = writer {
+            w.abort();
+        }
+        if let Some((code, reason)) = closing {
+            if code != 1000 {
+                tracing::info!(code, reason = %reason, "websocket: closing");
+            }
+            close(session, code, &reason).await;
+        }
+    }
+
+    /// Handles one text message; Some(closing) ends the connection.
+    async fn handle(&mut self, text: &str) -> Option<Closing> {
+        let msg = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(m) => m,
+            Err(e) => return Some((4400, format!("Invalid message received: {e}"))),
+        };
+        match msg {
+            ClientMessage::ConnectionInit { payload } => {
+                if self.init_received {
+                    return Some((4429, "Too many initialisation requests".into()));
+                }
+                self.init_received = true;
+                let token = payload.as_ref().and_then(bearer_of);
+                let Some(caller) = authenticate(&self.state, token.as_deref()).await else {
+                    return Some((4403, "Forbidden".into()));
+                };
+                let Some(expires_at) = token
+                    .as_deref()
+                    .and_then(|t| self.state.jwt.verify(t))
+                    .map(|i| i.expires_at)
+                else {
+                    return Some((4403, "Forbidden".into()));
+                };
+                self.expires_in =
+                    Some((expires_at - chrono::Utc::now()).to_std().unwrap_or_default());
+                self.caller = Some(caller);
+                self.send(json!({ "type": "connection_ack" }).to_string())
+            }
+            ClientMessage::Ping { .. } => self.send(json!({ "type": "pong" }).to_string()),
+            ClientMessage::Pong { .. } => None,
+            ClientMessage::Subscribe { id, payload } => self.subscribe(id, payload),
+            ClientMessage::Complete { id } => {
+                if let Some(op) = self.operations.remove(&id) {
+                    op.abort();
+                }
+                None
+            }
+        }
+    }
+
+    fn subscribe(&mut self, id: String, payload: SubscribePayload) -> Option<Closing> {
+        let Some(caller) = self.caller.clone() else {
+            return Some((4401, "Unauthorized".into()));
+        };
+        self.operations.retain(|_, op| !op.is_finished());
+        if self.operations.contains_key(&id) {
+            return Some((4409, format!("Subscriber for {id} already exists")));
+        }
+        if self.operations.len() >= MAX_SUBSCRIPTIONS {
+            return self.send(error_message(
+                &id,
+                json!([{
+                    "message": format!("at most {MAX_SUBSCRIPTIONS} operations may run on one connection"),
+                    "extensions": { "code": "LIMIT_EXCEEDED" }
+                }]),
+            ));
+        }
+        let mut request = Request::new(payload.query);
+        if let Some(name) = payload.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(vars) = payload.variables.filter(|v| !v.is_null()) {
+            request = request.variables(Variables::from_json(vars));
+        }
+        for (k, v) in payload.extensions.unwrap_or_default() {
+            if let Ok(v) = async_graphql::Value::from_json(v) {
+                request.extensions.insert(k, v);
+            }
+        }
+        match request.parsed_query() {
+            Err(e) => {
+                let body = request_error_body(vec![e], "GRAPHQL_PARSE_FAILED");
+                return self.send(error_message(&id, body["errors"].clone()));
+            }
+            Ok(doc) => {
+                let aliases = document_aliases(doc);
+                if aliases > MAX_ALIASES {
+                    let e = async_graphql::ServerError::new(
+                        format!("the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed"),
+                        None,
+                    );
+                    let body = request_error_body(vec![e], "GRAPHQL_VALIDATION_FAILED");
+                    return self.send(error_message(&id, body["errors"].clone()));
+                }
+            }
+        }
+        let request = request_data(&self.state, Some(caller), request).data(self.lag.clone());
+        let mut responses = self.schema.execute_stream(request);
+        let out = self.out.clone();
+        let lag = self.lag.clone();
+        let op_id = id.clone();
+        let task = tokio::spawn(async move {
+            let mut first = true;
+            while let Some(resp) = responses.next().await {
+                let failed = first && resp.data == async_graphql::Value::Null && resp.is_err();
+                let text = if failed {
+                    let body = request_error_body(resp.errors, "GRAPHQL_VALIDATION_FAILED");
+                    error_message(&op_id, body["errors"].clone())
+                } else {
+                    json!({ "id": op_id, "type": "next", "payload": resp }).to_string()
+                };
+                first = false;
+                if !enqueue(&out, &lag, text) || failed {
+                    return;
+                }
+            }
+            enqueue(&out, &lag, json!({ "id": op_id, "type": "complete" }).to_string());
+        });
+        self.operations.insert(id, task);
+        None
+    }
+
+    fn send(&self, text: String) -> Option<Closing> {
+        if enqueue(&self.out, &self.lag, text) {
+            None
+        } else {
+            Some((1013, "Subscriber too slow: reconnect and refetch".into()))
+        }
+    }
+}
+
+/// Queues a message without ever waiting: a full queue means the client
+/// is not keeping up, which raises `lag` (the connection then closes).
+fn enqueue(out: &mpsc::Sender<String>, lag: &LagSignal, text: String) -> bool {
+    match out.try_send(text) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            lag.raise();
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+fn error_message(id: &str, errors: Value) -> String {
+    json!({ "id": id, "type": "error", "payload": errors }).to_string()
+}
+
+/// The token of `{"authorization": "Bearer <token>"}` (the key in any case).
+fn bearer_of(payload: &Value) -> Option<String> {
+    let value = payload
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?
+        .1
+        .as_str()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+async fn close(session: Session, code: u16, reason: &str) {
+    // a close reason must fit in a control frame (123 bytes)
+    let mut end = reason.len().min(120);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let reason = CloseReason {
+        code: CloseCode::from(code),
+        description: (!reason.is_empty()).then(|| reason[..end].to_string()),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.close(Some(reason))).await;
+}

@@ -1,0 +1,103 @@
+//! Live activity events.
+use std::sync::Arc;
+
+use async_graphql::{Context, ErrorExtensions, ID, Object, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
+
+use super::types::Activity;
+use crate::auth::ContextAuth;
+use crate::error::{AppError, GqlResult};
+use crate::events::{ActivityEventKind, Event, LagSignal, Subject, tenant_stream};
+use crate::graphql::ContextState;
+use crate::loaders::{ActivityKey, load_one};
+use crate::modules::account::types::UserGql;
+use crate::modules::opportunity::service as opportunities;
+use crate::modules::opportunity::types::user_opt;
+use crate::modules::pipeline::resolvers::parse_id;
+use crate::tenancy::TenantScope;
+
+/// Something happened to one of your tenant's activities.
+pub struct ActivityEvent {
+    event: Arc<Event>,
+    kind: ActivityEventKind,
+    id: Uuid,
+    opportunity: Option<Uuid>,
+}
+
+#[Object]
+impl ActivityEvent {
+    async fn kind(&self) -> ActivityEventKind {
+        self.kind
+    }
+    async fn activity_id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    /// The activity now; null once it is deleted.
+    async fn activity(&self, ctx: &Context<'_>) -> GqlResult<Option<Activity>> {
+        Ok(load_one(ctx, ActivityKey(self.id)).await?.map(Activity))
+    }
+    /// The opportunity whose timeline it is on, if any.
+    async fn opportunity_id(&self) -> Option<ID> {
+        self.opportunity.map(|o| ID(o.to_string()))
+    }
+    /// Who caused it; null for events the server raises itself
+    /// (BECAME_OVERDUE).
+    async fn actor(&self, ctx: &Context<'_>) -> GqlResult<Option<UserGql>> {
+        user_opt(ctx, self.event.actor).await
+    }
+    /// When it was committed.
+    async fn at(&self) -> DateTime<Utc> {
+        self.event.at
+    }
+}
+
+#[derive(Default)]
+pub struct ActivitySubscription;
+
+#[Subscription]
+impl ActivitySubscription {
+    /// Changes to your tenant's activities, as they are committed. With
+    /// `opportunityId`, only that opportunity's timeline. NOT_FOUND when
+    /// the opportunity is not one of your tenant's. Delivery is at most
+    /// once; a client that reconnects should refetch what it shows.
+    async fn activity_events(
+        &self,
+        ctx: &Context<'_>,
+        opportunity_id: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = ActivityEvent> + use<>> {
+        let auth = ctx.auth().map_err(|e| e.extend())?;
+        let state = ctx.state().map_err(|e| e.extend())?;
+        let wanted = match &opportunity_id {
+            Some(id) => {
+                let id = parse_id(id, "opportunity").map_err(|e: AppError| e.extend())?;
+                Some(
+                    opportunities::find(&state.db, TenantScope(auth.tenant), id)
+                        .await
+                        .map_err(|e| e.extend())?
+                        .id,
+                )
+            }
+            None => None,
+        };
+        let rx = state.events.subscribe();
+        let lag = ctx.data_opt::<LagSignal>().cloned();
+        Ok(tenant_stream(rx, auth.tenant.0, lag).filter_map(move |event| {
+            let item = match &event.subject {
+                Subject::Activity {
+                    kind,
+                    id,
+                    opportunity,
+                } if wanted.is_none_or(|w| *opportunity == Some(w)) => Some(ActivityEvent {
+                    kind: *kind,
+                    id: *id,
+                    opportunity: *opportunity,
+                    event: event.clone(),
+                }),
+                _ => None,
+            };
+            std::future::ready(item)
+        }))
+    }
+}

@@ -1,0 +1,102 @@
+//! Live opportunity events.
+use std::sync::Arc;
+
+use async_graphql::{Context, ErrorExtensions, ID, Object, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
+
+use super::types::{Opportunity, user_opt};
+use crate::auth::ContextAuth;
+use crate::error::{AppError, GqlResult};
+use crate::events::{Event, LagSignal, OpportunityEventKind, Subject, tenant_stream};
+use crate::graphql::ContextState;
+use crate::loaders::{OpportunityKey, load_one};
+use crate::modules::account::types::UserGql;
+use crate::modules::pipeline::resolvers::parse_id;
+use crate::modules::pipeline::service::find_pipeline;
+use crate::tenancy::TenantScope;
+
+/// Something happened to one of your tenant's opportunities. The event
+/// carries ids; `opportunity` resolves the opportunity as it is when the
+/// event is delivered.
+pub struct OpportunityEvent {
+    event: Arc<Event>,
+    kind: OpportunityEventKind,
+    id: Uuid,
+}
+
+#[Object]
+impl OpportunityEvent {
+    async fn kind(&self) -> OpportunityEventKind {
+        self.kind
+    }
+    async fn opportunity_id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    /// The opportunity now; null once it is deleted.
+    async fn opportunity(&self, ctx: &Context<'_>) -> GqlResult<Option<Opportunity>> {
+        Ok(load_one(ctx, OpportunityKey(self.id)).await?.map(Opportunity))
+    }
+    /// Who caused it; null for events the server raises itself (BECAME_LATE)
+    /// and for opportunities created through intake.
+    async fn actor(&self, ctx: &Context<'_>) -> GqlResult<Option<UserGql>> {
+        user_opt(ctx, self.event.actor).await
+    }
+    /// When it was committed.
+    async fn at(&self) -> DateTime<Utc> {
+        self.event.at
+    }
+}
+
+#[derive(Default)]
+pub struct OpportunitySubscription;
+
+#[Subscription]
+impl OpportunitySubscription {
+    /// Changes to your tenant's opportunities, as they are committed.
+    /// With `pipelineId`, only that pipeline's board: an opportunity moved
+    /// out of it is included (with the new pipeline). NOT_FOUND when the
+    /// pipeline is not one of your tenant's. Delivery is at most once; a
+    /// client that reconnects should refetch what it shows.
+    async fn opportunity_events(
+        &self,
+        ctx: &Context<'_>,
+        pipeline_id: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = OpportunityEvent> + use<>> {
+        let auth = ctx.auth().map_err(|e| e.extend())?;
+        let state = ctx.state().map_err(|e| e.extend())?;
+        let wanted = match &pipeline_id {
+            Some(id) => {
+                let id = parse_id(id, "pipeline").map_err(|e: AppError| e.extend())?;
+                Some(
+                    find_pipeline(&state.db, TenantScope(auth.tenant), id)
+                        .await
+                        .map_err(|e| e.extend())?
+                        .id,
+                )
+            }
+            None => None,
+        };
+        let rx = state.events.subscribe();
+        let lag = ctx.data_opt::<LagSignal>().cloned();
+        Ok(tenant_stream(rx, auth.tenant.0, lag).filter_map(move |event| {
+            let item = match &event.subject {
+                Subject::Opportunity {
+                    kind,
+                    id,
+                    pipeline,
+                    left_pipeline,
+                } if wanted.is_none_or(|w| *pipeline == w || *left_pipeline == Some(w)) => {
+                    Some(OpportunityEvent {
+                        kind: *kind,
+                        id: *id,
+                        event: event.clone(),
+                    })
+                }
+                _ => None,
+            };
+            std::future::ready(item)
+        }))
+    }
+}
