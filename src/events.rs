@@ -185,8 +185,13 @@ impl EventBus {
 
     /// NOTIFY on `conn`: inside a transaction it is sent only if, and when,
     /// that transaction commits.
-    pub async fn notify_in<C: ConnectionTrait>(&self, conn: &C, event: &Event) -> Result<(), sea_orm::DbErr> {
-        let payload = serde_json::to_string(event).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+    pub async fn notify_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        event: &Event,
+    ) -> Result<(), sea_orm::DbErr> {
+        let payload =
+            serde_json::to_string(event).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
         let stmt = Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT pg_notify($1, $2)",
@@ -232,7 +237,10 @@ pub fn tenant_stream(
 /// Feeds the bus from PostgreSQL's `LISTEN` until the process ends. A lost
 /// connection is logged and re-established with backoff; what was notified
 /// while it was down is lost (subscribers refetch on reconnect anyway).
-pub fn spawn_listener(database_url: &str, bus: Arc<EventBus>) -> tokio::sync::oneshot::Receiver<()> {
+pub fn spawn_listener(
+    database_url: &str,
+    bus: Arc<EventBus>,
+) -> tokio::sync::oneshot::Receiver<()> {
     let url = with_application_name(database_url);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
@@ -259,7 +267,9 @@ pub fn spawn_listener(database_url: &str, bus: Arc<EventBus>) -> tokio::sync::on
                 match listener.try_recv().await {
                     Ok(Some(n)) => match serde_json::from_str::<Event>(n.payload()) {
                         Ok(event) => bus.deliver(event),
-                        Err(e) => tracing::warn!(error = %e, "events: ignored a malformed notification"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "events: ignored a malformed notification")
+                        }
                     },
                     Ok(None) => {
                         tracing::warn!("events: LISTEN connection lost; reconnecting");

@@ -9,11 +9,13 @@ use crate::events::{Event, EventBus};
 use crate::modules::activity::service::claim_became_overdue;
 use crate::modules::opportunity::service::claim_became_late;
 
-/// Raises BECAME_LATE and BECAME_OVERDUE every `interval`, starting now,
-/// so transitions that happened while no instance ran are raised at start.
+/// Raises BECAME_LATE and BECAME_OVERDUE every `interval`. The first sweep
+/// runs one interval after start (clients have reconnected by then) and
+/// raises what passed while no instance was running: the marks in the
+/// database tell what was already raised.
 pub fn spawn_sweeper(db: DatabaseConnection, bus: Arc<EventBus>, interval: Duration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

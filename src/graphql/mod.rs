@@ -11,9 +11,7 @@ use crate::modules::activity::{ActivityMutation, ActivityQuery, ActivitySubscrip
 use crate::modules::analytics::AnalyticsQuery;
 use crate::modules::contact::{ContactMutation, ContactQuery};
 use crate::modules::intake::{IntakeMutation, IntakeQuery};
-use crate::modules::opportunity::{
-    OpportunityMutation, OpportunityQuery, OpportunitySubscription,
-};
+use crate::modules::opportunity::{OpportunityMutation, OpportunityQuery, OpportunitySubscription};
 use crate::modules::pipeline::{PipelineMutation, PipelineQuery};
 use crate::state::AppState;
 
@@ -54,10 +52,10 @@ pub fn build_schema(state: Option<Arc<AppState>>) -> AppSchema {
         Mutation::default(),
         Subscription::default(),
     )
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
-        .extension(ExecutionMarker);
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+    .extension(ExecutionMarker);
     if let Some(state) = state {
         builder = builder.data(state);
     }

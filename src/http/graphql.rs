@@ -285,13 +285,8 @@ pub async fn get(
     graphiql: web::Data<GraphiqlEnabled>,
 ) -> HttpResponse {
     if super::ws::is_upgrade(&req) {
-        return super::ws::upgrade(
-            req,
-            body,
-            schema.get_ref().clone(),
-            state.get_ref().clone(),
-        )
-        .await;
+        return super::ws::upgrade(req, body, schema.get_ref().clone(), state.get_ref().clone())
+            .await;
     }
     let params = params_from_query_string(req.query_string());
     if matches!(params, Ok(None)) && wants_html(&req) && graphiql.0 {

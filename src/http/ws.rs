@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use async_graphql::{Request, Variables};
 use futures_util::StreamExt;
@@ -255,8 +255,11 @@ impl Connection {
                 else {
                     return Some((4403, "Forbidden".into()));
                 };
-                self.expires_in =
-                    Some((expires_at - chrono::Utc::now()).to_std().unwrap_or_default());
+                self.expires_in = Some(
+                    (expires_at - chrono::Utc::now())
+                        .to_std()
+                        .unwrap_or_default(),
+                );
                 self.caller = Some(caller);
                 self.send(json!({ "type": "connection_ack" }).to_string())
             }
@@ -310,7 +313,9 @@ impl Connection {
                 let aliases = document_aliases(doc);
                 if aliases > MAX_ALIASES {
                     let e = async_graphql::ServerError::new(
-                        format!("the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed"),
+                        format!(
+                            "the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed"
+                        ),
                         None,
                     );
                     let body = request_error_body(vec![e], "GRAPHQL_VALIDATION_FAILED");
@@ -338,7 +343,11 @@ impl Connection {
                     return;
                 }
             }
-            enqueue(&out, &lag, json!({ "id": op_id, "type": "complete" }).to_string());
+            enqueue(
+                &out,
+                &lag,
+                json!({ "id": op_id, "type": "complete" }).to_string(),
+            );
         });
         self.operations.insert(id, task);
         None

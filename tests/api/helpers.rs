@@ -94,6 +94,10 @@ pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
         workers: 1,
         log_json: false,
         public_url: "http://127.0.0.1".into(),
+        event_buffer: 4096,
+        ws_send_queue: 256,
+        // off unless a test asks: its statements would blur the counts
+        event_sweep_interval: Duration::ZERO,
     }
 }
 
@@ -147,6 +151,71 @@ impl TestApp {
             pg_drop,
             _dir: dir,
         })
+    }
+
+    /// A second instance of the server on this instance's database, as
+    /// when several run behind a load balancer.
+    pub async fn sibling(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = test_settings(self.database_url.clone(), dir.path().to_path_buf());
+        tweak(&mut settings);
+        let app = Application::build(settings).await.expect("server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        let statements = app.statement_counter();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            backend: self.backend,
+            address,
+            client: reqwest::Client::new(),
+            database_url: self.database_url.clone(),
+            statements,
+            handle,
+            pg_drop: None,
+            _dir: dir,
+        }
+    }
+
+    /// Opens a WebSocket on /graphql offering graphql-transport-ws.
+    pub async fn ws(&self) -> Ws {
+        self.ws_at("/graphql", Some(crm_server::http::ws::PROTOCOL))
+            .await
+    }
+
+    pub async fn ws_at(&self, path: &str, protocol: Option<&str>) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}{path}", self.address.replacen("http://", "ws://", 1));
+        let mut req = url.into_client_request().unwrap();
+        if let Some(p) = protocol {
+            req.headers_mut()
+                .insert("Sec-WebSocket-Protocol", p.parse().unwrap());
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        Ws { stream }
+    }
+
+    /// A connection acknowledged for `token`.
+    pub async fn ws_ready(&self, token: &str) -> Ws {
+        let mut ws = self.ws().await;
+        ws.init(token).await;
+        ws
+    }
+
+    /// Runs any operation like a client would: subscriptions over a
+    /// WebSocket, answering with the first message's errors if one comes
+    /// at once (no error within a moment means the subscription is live),
+    /// everything else over HTTP.
+    pub async fn gql_any(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        if !query.trim_start().starts_with("subscription") {
+            return self.gql(token, query, variables).await;
+        }
+        let mut ws = self.ws_ready(token.unwrap_or_default()).await;
+        ws.subscribe("probe", query, variables).await;
+        match ws.next_within(Duration::from_millis(300)).await {
+            None => json!({ "data": null }),
+            Some(m) if m["type"] == "error" => json!({ "data": null, "errors": m["payload"] }),
+            Some(m) => m["payload"].clone(),
+        }
     }
 
     pub async fn db(&self) -> DatabaseConnection {
@@ -307,4 +376,108 @@ pub fn field(v: &Value) -> &str {
     v["errors"][0]["extensions"]["field"]
         .as_str()
         .unwrap_or_else(|| panic!("no error field in {v}"))
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws client that lets tests send anything.
+pub struct Ws {
+    pub stream: WsStream,
+}
+
+impl Ws {
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.stream
+            .send(Message::text(text.to_string()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    pub async fn init(&mut self, token: &str) {
+        self.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }))
+            .await;
+        let ack = self.next().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
+            .await;
+    }
+
+    /// Subscribes and waits a moment: the protocol has no "subscribed"
+    /// answer, and only events committed after the server took the
+    /// subscription are delivered.
+    pub async fn subscribe_live(&mut self, id: &str, query: &str, variables: Value) {
+        self.subscribe(id, query, variables).await;
+        self.silent_for(Duration::from_millis(300)).await;
+    }
+
+    /// The next protocol message, or None when nothing comes within `wait`.
+    /// Panics on a close.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return None,
+                Ok(m) => m,
+            };
+            match msg {
+                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next protocol message (within 5 s).
+    pub async fn next(&mut self) -> Value {
+        self.next_within(Duration::from_secs(5))
+            .await
+            .expect("a message within 5 s")
+    }
+
+    /// The data of the next `next` message of operation `id`.
+    pub async fn event(&mut self, id: &str) -> Value {
+        let m = self.next().await;
+        assert_eq!(m["type"], "next", "{m}");
+        assert_eq!(m["id"], id, "{m}");
+        assert!(m["payload"]["errors"].is_null(), "{m}");
+        m["payload"]["data"].clone()
+    }
+
+    /// Asserts that nothing arrives for `wait`.
+    pub async fn silent_for(&mut self, wait: Duration) {
+        if let Some(m) = self.next_within(wait).await {
+            panic!("expected nothing, got {m}");
+        }
+    }
+
+    /// Reads (and drops) messages until the server closes; returns the
+    /// close code and reason.
+    pub async fn closed(&mut self) -> (u16, String) {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => panic!("the server did not close within 30 s"),
+                Ok(Some(Ok(Message::Close(Some(f))))) => {
+                    return (u16::from(f.code), f.reason.to_string());
+                }
+                Ok(Some(Ok(Message::Close(None)))) => return (1005, String::new()),
+                Ok(Some(Ok(_))) => continue,
+                Ok(other) => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
 }

@@ -18,4 +18,5 @@ mod opportunities;
 mod pipelines;
 mod schema_file;
 mod seed;
+mod subscriptions;
 mod tokens;

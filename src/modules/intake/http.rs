@@ -146,7 +146,7 @@ async fn handle(req: &HttpRequest, payload: web::Payload, state: &AppState) -> H
         body,
         fields,
     };
-    match service::submit(&state, post).await {
+    match service::submit(state, post).await {
         Ok(answer) => HttpResponse::build(
             StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         )

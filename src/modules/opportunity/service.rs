@@ -359,7 +359,12 @@ pub async fn create(
 pub async fn publish(state: &AppState, auth: AuthContext, kind: Kind, o: &opportunity::Model) {
     state
         .events
-        .publish(Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, o))
+        .publish(Event::opportunity(
+            auth.tenant.0,
+            Some(auth.user.0),
+            kind,
+            o,
+        ))
         .await;
 }
 

@@ -36,7 +36,9 @@ impl OpportunityEvent {
     }
     /// The opportunity now; null once it is deleted.
     async fn opportunity(&self, ctx: &Context<'_>) -> GqlResult<Option<Opportunity>> {
-        Ok(load_one(ctx, OpportunityKey(self.id)).await?.map(Opportunity))
+        Ok(load_one(ctx, OpportunityKey(self.id))
+            .await?
+            .map(Opportunity))
     }
     /// Who caused it; null for events the server raises itself (BECAME_LATE)
     /// and for opportunities created through intake.
@@ -80,23 +82,25 @@ impl OpportunitySubscription {
         };
         let rx = state.events.subscribe();
         let lag = ctx.data_opt::<LagSignal>().cloned();
-        Ok(tenant_stream(rx, auth.tenant.0, lag).filter_map(move |event| {
-            let item = match &event.subject {
-                Subject::Opportunity {
-                    kind,
-                    id,
-                    pipeline,
-                    left_pipeline,
-                } if wanted.is_none_or(|w| *pipeline == w || *left_pipeline == Some(w)) => {
-                    Some(OpportunityEvent {
-                        kind: *kind,
-                        id: *id,
-                        event: event.clone(),
-                    })
-                }
-                _ => None,
-            };
-            std::future::ready(item)
-        }))
+        Ok(
+            tenant_stream(rx, auth.tenant.0, lag).filter_map(move |event| {
+                let item = match &event.subject {
+                    Subject::Opportunity {
+                        kind,
+                        id,
+                        pipeline,
+                        left_pipeline,
+                    } if wanted.is_none_or(|w| *pipeline == w || *left_pipeline == Some(w)) => {
+                        Some(OpportunityEvent {
+                            kind: *kind,
+                            id: *id,
+                            event: event.clone(),
+                        })
+                    }
+                    _ => None,
+                };
+                std::future::ready(item)
+            }),
+        )
     }
 }

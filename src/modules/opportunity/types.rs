@@ -427,7 +427,10 @@ impl StageChange {
     }
 }
 
-pub(crate) async fn user_opt(ctx: &Context<'_>, id: Option<uuid::Uuid>) -> GqlResult<Option<UserGql>> {
+pub(crate) async fn user_opt(
+    ctx: &Context<'_>,
+    id: Option<uuid::Uuid>,
+) -> GqlResult<Option<UserGql>> {
     match id {
         Some(id) => match load_one(ctx, UserKey(id)).await? {
             Some(u) => Ok(Some(UserGql::from_model(u)?)),
