@@ -13,7 +13,8 @@
 //! Payloads carry ids only: subscribers resolve the rest through the normal
 //! resolvers, with their own tenant scope, so an event never carries data
 //! a subscriber could not read anyway.
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -76,6 +77,10 @@ pub enum Subject {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         opportunity: Option<Uuid>,
     },
+    /// Local only: events may have been missed (the LISTEN connection was
+    /// down), so every subscriber must reconnect and refetch.
+    #[serde(rename = "r")]
+    Resync,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -141,7 +146,11 @@ impl LagSignal {
 }
 
 pub struct EventBus {
-    local: broadcast::Sender<Arc<Event>>,
+    /// One channel per tenant with subscribers here: a subscriber only
+    /// wakes for its tenant's events, and a burst in one tenant cannot
+    /// push another tenant's subscribers behind.
+    channels: RwLock<HashMap<Uuid, broadcast::Sender<Arc<Event>>>>,
+    capacity: usize,
     /// Present on PostgreSQL: publishing goes through NOTIFY.
     notify: Option<DatabaseConnection>,
 }
@@ -150,19 +159,45 @@ impl EventBus {
     /// `capacity` bounds how far one subscriber may fall behind before it
     /// is dropped: the bus never waits for a reader.
     pub fn new(db: &DatabaseConnection, capacity: usize) -> Self {
-        let (local, _) = broadcast::channel(capacity.max(16));
         let notify = (db.get_database_backend() == DatabaseBackend::Postgres).then(|| db.clone());
-        Self { local, notify }
+        Self {
+            channels: RwLock::new(HashMap::new()),
+            capacity: capacity.max(16),
+            notify,
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.local.subscribe()
+    pub fn subscribe(&self, tenant: Uuid) -> broadcast::Receiver<Arc<Event>> {
+        let mut channels = self.channels.write().unwrap_or_else(|e| e.into_inner());
+        // tenants whose subscribers all left are forgotten here, on the
+        // (rare) subscribe path, rather than on every delivery
+        channels.retain(|_, tx| tx.receiver_count() > 0);
+        channels
+            .entry(tenant)
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe()
     }
 
-    /// Hands an event to this instance's subscribers.
+    /// Hands an event to this instance's subscribers of its tenant.
     pub fn deliver(&self, event: Event) {
-        // an error only means nobody is subscribed right now
-        let _ = self.local.send(Arc::new(event));
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = channels.get(&event.tenant) {
+            // an error only means nobody is subscribed right now
+            let _ = tx.send(Arc::new(event));
+        }
+    }
+
+    /// Tells every subscriber here that events may have been missed.
+    pub fn resync_all(&self) {
+        let channels = self.channels.read().unwrap_or_else(|e| e.into_inner());
+        for (tenant, tx) in channels.iter() {
+            let _ = tx.send(Arc::new(Event {
+                tenant: *tenant,
+                actor: None,
+                at: crate::tenancy::now(),
+                subject: Subject::Resync,
+            }));
+        }
     }
 
     /// Publishes a committed change. Never fails the command that caused
@@ -208,29 +243,27 @@ impl EventBus {
 }
 
 /// The events of one tenant, as a stream for a subscription resolver. A
-/// subscriber that falls `capacity` events behind raises `lag` (its
-/// connection then closes) and its stream ends: skipping events silently
-/// would leave a board wrong with no sign of it.
+/// subscriber that falls `capacity` events behind, or may have missed
+/// events, raises `lag` (its connection then closes with 1013 so that the
+/// client reconnects and refetches) and its stream stops without
+/// completing: a `complete` would tell the client all is well.
 pub fn tenant_stream(
     rx: broadcast::Receiver<Arc<Event>>,
-    tenant: Uuid,
     lag: Option<LagSignal>,
 ) -> impl futures_util::Stream<Item = Arc<Event>> + Send + 'static {
     futures_util::stream::unfold((rx, lag), move |(mut rx, lag)| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) if e.tenant == tenant => return Some((e, (rx, lag))),
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "events: a subscriber fell behind and is dropped");
-                    if let Some(l) = &lag {
-                        l.raise();
-                    }
-                    return None;
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
+        let missed = match rx.recv().await {
+            Ok(e) if e.subject != Subject::Resync => return Some((e, (rx, lag))),
+            Ok(_) => "events may have been missed while the LISTEN connection was down",
+            Err(broadcast::error::RecvError::Lagged(_)) => "the subscriber fell behind",
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        tracing::warn!(reason = missed, "events: dropping a subscriber");
+        if let Some(l) = &lag {
+            l.raise();
         }
+        std::future::pending::<()>().await;
+        None
     })
 }
 
@@ -260,7 +293,10 @@ pub fn spawn_listener(
                 Some(tx) => {
                     let _ = tx.send(());
                 }
-                None => tracing::info!("events: LISTEN connection re-established"),
+                None => {
+                    tracing::info!("events: LISTEN connection re-established; subscribers resync");
+                    bus.resync_all();
+                }
             }
             backoff = Duration::from_millis(100);
             loop {

@@ -121,6 +121,22 @@ struct SubscribePayload {
 /// Why the connection ends: a close code and its reason.
 type Closing = (u16, String);
 
+/// How often an open connection re-checks its user: a deactivated user's
+/// socket closes (4403) within this time, as the next HTTP request would
+/// fail at once.
+const RECHECK_EVERY: Duration = Duration::from_secs(60);
+
+const TOO_SLOW: &str = "Subscriber too slow: reconnect and refetch";
+
+/// A task that is cancelled when its owner goes away, however that happens.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct Connection {
     schema: AppSchema,
     state: Arc<AppState>,
@@ -132,8 +148,9 @@ struct Connection {
     lag: LagSignal,
     init_received: bool,
     caller: Option<(AuthContext, TenantSettings)>,
+    token: Option<String>,
     expires_in: Option<Duration>,
-    operations: HashMap<String, JoinHandle<()>>,
+    operations: HashMap<String, AbortOnDrop>,
 }
 
 impl Connection {
@@ -148,30 +165,30 @@ impl Connection {
             lag: LagSignal::default(),
             init_received: false,
             caller: None,
+            token: None,
             expires_in: None,
             operations: HashMap::new(),
         }
     }
 
     async fn run(mut self, session: Session, mut stream: AggregatedMessageStream) {
-        let writer = match self.out_rx.take() {
-            Some(mut rx) => {
-                let mut ws = self.writer_session.clone();
-                Some(actix_web::rt::spawn(async move {
-                    while let Some(text) = rx.recv().await {
-                        if ws.text(text).await.is_err() {
-                            break;
-                        }
+        let writer = self.out_rx.take().map(|mut rx| {
+            let mut ws = self.writer_session.clone();
+            actix_web::rt::spawn(async move {
+                while let Some(text) = rx.recv().await {
+                    if ws.text(text).await.is_err() {
+                        break;
                     }
-                }))
-            }
-            None => None,
-        };
+                }
+            })
+        });
         let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
         tokio::pin!(init_deadline);
         // replaced by the token's expiry once acknowledged
         let expiry = tokio::time::sleep(Duration::from_secs(86_400 * 365));
         tokio::pin!(expiry);
+        let mut recheck =
+            tokio::time::interval_at(tokio::time::Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
         let lag = self.lag.clone();
         let mut pong_session = session.clone();
 
@@ -196,10 +213,18 @@ impl Connection {
                         break Some((4400, "Invalid message received: binary frames are not used".into()));
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        let _ = pong_session.pong(&bytes).await;
+                        // a client that stopped reading cannot take a pong
+                        // either: never wait on it for long
+                        let pong = pong_session.pong(&bytes);
+                        if tokio::time::timeout(Duration::from_secs(1), pong).await.is_err() {
+                            break Some((1013, TOO_SLOW.into()));
+                        }
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
-                    Some(Ok(AggregatedMessage::Close(_))) => break Some((1000, String::new())),
+                    Some(Ok(AggregatedMessage::Close(reason))) => {
+                        let code = reason.map_or(1000, |r| u16::from(r.code));
+                        break Some((code, String::new()));
+                    }
                 },
                 _ = &mut init_deadline, if !self.init_received => {
                     break Some((4408, "Connection initialisation timeout".into()));
@@ -207,28 +232,57 @@ impl Connection {
                 _ = &mut expiry, if self.caller.is_some() => {
                     break Some((4403, "Forbidden: the access token expired; reconnect with a fresh one".into()));
                 }
+                _ = recheck.tick(), if self.caller.is_some() => {
+                    if let Some(c) = self.recheck().await {
+                        break Some(c);
+                    }
+                }
                 _ = lag.0.notified() => {
                     tracing::warn!(
                         user = ?self.caller.as_ref().map(|c| c.0.user.0),
-                        "websocket: subscriber too slow, closing with 1013"
+                        "websocket: subscriber too slow or out of sync, closing with 1013"
                     );
-                    break Some((1013, "Subscriber too slow: reconnect and refetch".into()));
+                    break Some((1013, TOO_SLOW.into()));
                 }
             }
         };
 
-        for (_, op) in self.operations.drain() {
-            op.abort();
-        }
-        // a writer stuck on a client that stopped reading is cut loose
+        // stop every operation; what is already queued still goes out,
+        // unless the client is the problem
+        self.operations.clear();
+        let too_slow = matches!(&closing, Some((1013, _)));
+        let Self { out, .. } = self;
+        drop(out);
         if let Some(w) = writer {
-            w.abort();
+            let w = AbortOnDrop(w);
+            if !too_slow {
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    while !w.0.is_finished() {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                })
+                .await;
+            }
         }
         if let Some((code, reason)) = closing {
-            if code != 1000 {
+            if code >= 4000 || code == 1009 || code == 1013 {
                 tracing::info!(code, reason = %reason, "websocket: closing");
             }
             close(session, code, &reason).await;
+        }
+    }
+
+    /// Re-reads the user behind the connection, as every HTTP request
+    /// does: a deactivated user, or one whose role changed, is closed out
+    /// (4403) and reconnects with a fresh token.
+    async fn recheck(&self) -> Option<Closing> {
+        let (auth, _) = self.caller.as_ref()?;
+        match authenticate(&self.state, self.token.as_deref()).await {
+            Some((now, _)) if now.role == auth.role => None,
+            _ => Some((
+                4403,
+                "Forbidden: the user changed; reconnect with a fresh token".into(),
+            )),
         }
     }
 
@@ -261,15 +315,15 @@ impl Connection {
                         .unwrap_or_default(),
                 );
                 self.caller = Some(caller);
+                self.token = token;
                 self.send(json!({ "type": "connection_ack" }).to_string())
             }
             ClientMessage::Ping { .. } => self.send(json!({ "type": "pong" }).to_string()),
             ClientMessage::Pong { .. } => None,
             ClientMessage::Subscribe { id, payload } => self.subscribe(id, payload),
             ClientMessage::Complete { id } => {
-                if let Some(op) = self.operations.remove(&id) {
-                    op.abort();
-                }
+                // dropping it cancels it
+                self.operations.remove(&id);
                 None
             }
         }
@@ -279,7 +333,7 @@ impl Connection {
         let Some(caller) = self.caller.clone() else {
             return Some((4401, "Unauthorized".into()));
         };
-        self.operations.retain(|_, op| !op.is_finished());
+        self.operations.retain(|_, op| !op.0.is_finished());
         if self.operations.contains_key(&id) {
             return Some((4409, format!("Subscriber for {id} already exists")));
         }
@@ -349,7 +403,7 @@ impl Connection {
                 json!({ "id": op_id, "type": "complete" }).to_string(),
             );
         });
-        self.operations.insert(id, task);
+        self.operations.insert(id, AbortOnDrop(task));
         None
     }
 
@@ -357,7 +411,7 @@ impl Connection {
         if enqueue(&self.out, &self.lag, text) {
             None
         } else {
-            Some((1013, "Subscriber too slow: reconnect and refetch".into()))
+            Some((1013, TOO_SLOW.into()))
         }
     }
 }

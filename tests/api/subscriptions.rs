@@ -206,6 +206,26 @@ dual_test!(every_activity_command_publishes_its_event, |app| {
     assert_eq!(e["activityEvents"]["kind"], "DELETED");
     assert!(e["activityEvents"]["activity"].is_null());
     ws.silent_for(Duration::from_millis(300)).await;
+
+    // deleting the opportunity deletes its timeline: each activity says so
+    let n = ok(
+        &app,
+        &s,
+        create,
+        json!({ "i": { "kind": "NOTE", "subject": "Kept?", "opportunityId": opp } }),
+    )
+    .await;
+    assert_eq!(ws.event("a").await["activityEvents"]["kind"], "CREATED");
+    ok(
+        &app,
+        &s,
+        "mutation($id: ID!) { deleteOpportunity(id: $id) }",
+        json!({ "id": opp }),
+    )
+    .await;
+    let e = ws.event("a").await;
+    assert_eq!(e["activityEvents"]["kind"], "DELETED");
+    assert_eq!(e["activityEvents"]["activityId"], n["createActivity"]["id"]);
 });
 
 dual_test!(events_reach_only_their_tenant_and_filters, |app| {
@@ -309,6 +329,8 @@ dual_test!(intake_created_opportunities_are_published, |app| {
         .to_string();
     let mut ws = app.ws_ready(&s.token).await;
     ws.subscribe_live("o", OPP_EVENTS, json!({})).await;
+    let mut notes = app.ws_ready(&s.token).await;
+    notes.subscribe_live("a", ACTIVITY_EVENTS, json!({})).await;
     let res = app
         .client
         .post(app.url("/intake"))
@@ -323,6 +345,10 @@ dual_test!(intake_created_opportunities_are_published, |app| {
     assert_eq!(e["opportunityEvents"]["kind"], "CREATED");
     assert_eq!(e["opportunityEvents"]["opportunityId"], body["id"]);
     assert!(e["opportunityEvents"]["actor"].is_null());
+    // and its NOTE with the message, on the new opportunity's timeline
+    let n = notes.event("a").await;
+    assert_eq!(n["activityEvents"]["kind"], "CREATED");
+    assert_eq!(n["activityEvents"]["opportunityId"], body["id"]);
 });
 
 dual_test!(the_server_raises_late_and_overdue_once, |app| {
@@ -720,6 +746,12 @@ async fn events_cross_instances_through_postgres() {
             "the listeners did not come back"
         );
     }
+    // events may have been missed meanwhile: subscribers are told to
+    // reconnect and refetch (1013), and a new subscription works
+    assert_eq!(sub1.closed().await.0, 1013);
+    assert_eq!(sub2.closed().await.0, 1013);
+    let mut sub1 = b.ws_ready(&t1.token).await;
+    sub1.subscribe_live("o", OPP_EVENTS, json!({})).await;
     let id = create_opp(&a, &t1, &stages1[0], "After the outage", None).await;
     let e = sub1.event("o").await;
     assert_eq!(e["opportunityEvents"]["opportunityId"], id.as_str());

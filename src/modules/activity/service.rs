@@ -159,23 +159,47 @@ fn ensure_own(auth: AuthContext, a: &activity::Model) -> AppResult<()> {
 }
 
 /// An activity is a sign of life for its opportunity (see isRotting).
+/// Records a sign of life on the activity's opportunity (see isRotting)
+/// and answers the opportunity, changed.
 async fn touch_opportunity<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
     opp: Option<Uuid>,
-) -> AppResult<()> {
-    if let Some(id) = opp {
-        scope
-            .update_many::<opportunity::Entity>()
-            .col_expr(
-                opportunity::Column::LastActivityAt,
-                Expr::value(Some(now())),
-            )
-            .filter(opportunity::Column::Id.eq(id))
-            .exec(conn)
-            .await?;
+) -> AppResult<Option<opportunity::Model>> {
+    let Some(id) = opp else {
+        return Ok(None);
+    };
+    let changed = scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(
+            opportunity::Column::LastActivityAt,
+            Expr::value(Some(now())),
+        )
+        .filter(opportunity::Column::Id.eq(id))
+        .exec_with_returning(conn)
+        .await?;
+    Ok(changed.into_iter().next())
+}
+
+/// Tells subscribers about a committed change of an activity and, when it
+/// touched its opportunity (lastActivityAt, isRotting), of that too.
+async fn publish_with(
+    state: &AppState,
+    auth: AuthContext,
+    kind: Kind,
+    a: &activity::Model,
+    touched: Option<opportunity::Model>,
+) {
+    publish(state, auth, kind, a).await;
+    if let Some(o) = touched {
+        opportunities::publish(
+            state,
+            auth,
+            crate::events::OpportunityEventKind::Updated,
+            &o,
+        )
+        .await;
     }
-    Ok(())
 }
 
 pub async fn create(
@@ -244,8 +268,8 @@ pub async fn create(
         })
         .insert(db)
         .await?;
-    touch_opportunity(db, scope, opp).await?;
-    publish(state, auth, Kind::Created, &created).await;
+    let touched = touch_opportunity(db, scope, opp).await?;
+    publish_with(state, auth, Kind::Created, &created, touched).await;
     Ok(created)
 }
 
@@ -322,9 +346,9 @@ pub async fn update(
             .col_expr(activity::Column::AtMs, Expr::value(at.timestamp_millis()));
     }
     update.exec(db).await?;
-    touch_opportunity(db, scope, cur.opportunity_id).await?;
+    let touched = touch_opportunity(db, scope, cur.opportunity_id).await?;
     let changed = find(db, scope, id).await?;
-    publish(state, auth, Kind::Updated, &changed).await;
+    publish_with(state, auth, Kind::Updated, &changed, touched).await;
     Ok(changed)
 }
 
@@ -345,14 +369,19 @@ pub async fn set_done(
             activity::Column::CompletedAt,
             Expr::value(done.then_some(ts)),
         )
+        // a reopened task that is past due becomes overdue again
+        .col_expr(
+            activity::Column::OverdueMarkedDue,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(activity::Column::UpdatedAt, Expr::value(ts))
         .filter(activity::Column::Id.eq(id))
         .exec(&state.db)
         .await?;
-    touch_opportunity(&state.db, scope, cur.opportunity_id).await?;
+    let touched = touch_opportunity(&state.db, scope, cur.opportunity_id).await?;
     let changed = find(&state.db, scope, id).await?;
     let kind = if done { Kind::Completed } else { Kind::Updated };
-    publish(state, auth, kind, &changed).await;
+    publish_with(state, auth, kind, &changed, touched).await;
     Ok(changed)
 }
 
@@ -360,11 +389,14 @@ pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<
     let scope = TenantScope(auth.tenant);
     let cur = find(&state.db, scope, id).await?;
     ensure_own(auth, &cur)?;
-    scope
+    let res = scope
         .delete_many::<activity::Entity>()
         .filter(activity::Column::Id.eq(id))
         .exec(&state.db)
         .await?;
+    if res.rows_affected == 0 {
+        return Err(AppError::NotFound("activity"));
+    }
     publish(state, auth, Kind::Deleted, &cur).await;
     Ok(cur)
 }

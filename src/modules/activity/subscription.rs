@@ -81,25 +81,23 @@ impl ActivitySubscription {
             }
             None => None,
         };
-        let rx = state.events.subscribe();
+        let rx = state.events.subscribe(auth.tenant.0);
         let lag = ctx.data_opt::<LagSignal>().cloned();
-        Ok(
-            tenant_stream(rx, auth.tenant.0, lag).filter_map(move |event| {
-                let item = match &event.subject {
-                    Subject::Activity {
-                        kind,
-                        id,
-                        opportunity,
-                    } if wanted.is_none_or(|w| *opportunity == Some(w)) => Some(ActivityEvent {
-                        kind: *kind,
-                        id: *id,
-                        opportunity: *opportunity,
-                        event: event.clone(),
-                    }),
-                    _ => None,
-                };
-                std::future::ready(item)
-            }),
-        )
+        Ok(tenant_stream(rx, lag).filter_map(move |event| {
+            let item = match &event.subject {
+                Subject::Activity {
+                    kind,
+                    id,
+                    opportunity,
+                } if wanted.is_none_or(|w| *opportunity == Some(w)) => Some(ActivityEvent {
+                    kind: *kind,
+                    id: *id,
+                    opportunity: *opportunity,
+                    event: event.clone(),
+                }),
+                _ => None,
+            };
+            std::future::ready(item)
+        }))
     }
 }

@@ -206,7 +206,7 @@ pub async fn submit(state: &AppState, post: Post<'_>) -> AppResult<Answer> {
     )
     .await
     .map_err(|e| AppError::from_unique(e, in_progress))?;
-    let created = create_opportunity(&txn, scope, &key, submission, ts).await?;
+    let (created, note) = create_opportunity(&txn, scope, &key, submission, ts).await?;
     let answer = Answer {
         status: 201,
         body: json!({ "id": created.id.to_string(), "reference": created.reference }).to_string(),
@@ -225,16 +225,22 @@ pub async fn submit(state: &AppState, post: Post<'_>) -> AppResult<Answer> {
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    // no user acted: the actor of an intake-created opportunity is null
-    state
-        .events
-        .publish(crate::events::Event::opportunity(
+    // no user acted: the actor of what intake creates is null
+    let mut events = vec![crate::events::Event::opportunity(
+        key.tenant_id,
+        None,
+        crate::events::OpportunityEventKind::Created,
+        &created,
+    )];
+    events.extend(note.iter().map(|n| {
+        crate::events::Event::activity(
             key.tenant_id,
             None,
-            crate::events::OpportunityEventKind::Created,
-            &created,
-        ))
-        .await;
+            crate::events::ActivityEventKind::Created,
+            n,
+        )
+    }));
+    state.events.publish_all(events).await;
     Ok(answer)
 }
 
@@ -448,7 +454,7 @@ async fn create_opportunity<C: ConnectionTrait>(
     key: &intake_key::Model,
     s: Submission,
     ts: DateTime<Utc>,
-) -> AppResult<opportunity::Model> {
+) -> AppResult<(opportunity::Model, Option<activity::Model>)> {
     let stage = match find_stage(conn, scope, key.stage_id).await {
         Err(AppError::NotFound(_)) => {
             return Err(AppError::Conflict(
@@ -487,8 +493,9 @@ async fn create_opportunity<C: ConnectionTrait>(
         },
     )
     .await?;
+    let mut note = None;
     if let Some(message) = s.message {
-        scope
+        let inserted = scope
             .stamp(activity::ActiveModel {
                 id: Set(Uuid::new_v4()),
                 kind: Set("NOTE".into()),
@@ -511,6 +518,7 @@ async fn create_opportunity<C: ConnectionTrait>(
             })
             .insert(conn)
             .await?;
+        note = Some(inserted);
         // like any activity, the note is a sign of life (see isRotting)
         scope
             .update_many::<opportunity::Entity>()
@@ -519,7 +527,7 @@ async fn create_opportunity<C: ConnectionTrait>(
             .exec(conn)
             .await?;
     }
-    Ok(created)
+    Ok((created, note))
 }
 
 /// The contact with the post's email, or a new PERSON (working for the

@@ -868,6 +868,13 @@ fn status_change(
     let closed_at = (to != "OPEN").then(now);
     c.sets
         .push((opportunity::Column::ClosedAt, Expr::value(closed_at)));
+    if to == "OPEN" {
+        // reopened past its due date, it becomes LATE again
+        c.sets.push((
+            opportunity::Column::LateMarkedDue,
+            Expr::value(Option::<chrono::NaiveDate>::None),
+        ));
+    }
     c.sets.push((
         opportunity::Column::LostReason,
         Expr::value(lost_reason.map(str::to_string)),
@@ -923,6 +930,12 @@ pub async fn reopen(
 pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<bool> {
     let scope = TenantScope(auth.tenant);
     let current = find(&state.db, scope, id).await?;
+    // its activities go with it (ON DELETE CASCADE): timelines hear of it
+    let activities = scope
+        .find::<entity::activity::Entity>()
+        .filter(entity::activity::Column::OpportunityId.eq(id))
+        .all(&state.db)
+        .await?;
     let res = scope
         .delete_many::<opportunity::Entity>()
         .filter(opportunity::Column::Id.eq(id))
@@ -932,6 +945,18 @@ pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<
         return Err(AppError::NotFound("opportunity"));
     }
     publish(state, auth, Kind::Deleted, &current).await;
+    let gone: Vec<Event> = activities
+        .iter()
+        .map(|a| {
+            Event::activity(
+                auth.tenant.0,
+                Some(auth.user.0),
+                crate::events::ActivityEventKind::Deleted,
+                a,
+            )
+        })
+        .collect();
+    state.events.publish_all(gone).await;
     Ok(true)
 }
 

@@ -80,27 +80,25 @@ impl OpportunitySubscription {
             }
             None => None,
         };
-        let rx = state.events.subscribe();
+        let rx = state.events.subscribe(auth.tenant.0);
         let lag = ctx.data_opt::<LagSignal>().cloned();
-        Ok(
-            tenant_stream(rx, auth.tenant.0, lag).filter_map(move |event| {
-                let item = match &event.subject {
-                    Subject::Opportunity {
-                        kind,
-                        id,
-                        pipeline,
-                        left_pipeline,
-                    } if wanted.is_none_or(|w| *pipeline == w || *left_pipeline == Some(w)) => {
-                        Some(OpportunityEvent {
-                            kind: *kind,
-                            id: *id,
-                            event: event.clone(),
-                        })
-                    }
-                    _ => None,
-                };
-                std::future::ready(item)
-            }),
-        )
+        Ok(tenant_stream(rx, lag).filter_map(move |event| {
+            let item = match &event.subject {
+                Subject::Opportunity {
+                    kind,
+                    id,
+                    pipeline,
+                    left_pipeline,
+                } if wanted.is_none_or(|w| *pipeline == w || *left_pipeline == Some(w)) => {
+                    Some(OpportunityEvent {
+                        kind: *kind,
+                        id: *id,
+                        event: event.clone(),
+                    })
+                }
+                _ => None,
+            };
+            std::future::ready(item)
+        }))
     }
 }
