@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, OnceCell, broadcast};
 use uuid::Uuid;
 
 /// The PostgreSQL channel every instance listens on.
@@ -93,6 +93,34 @@ pub struct Event {
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub subject: Subject,
+    /// The subject's row, loaded once by the first subscriber here that
+    /// asks and shared with the others: a thousand subscribers of a board
+    /// cost one read per event, not a thousand. Never sent anywhere.
+    #[serde(skip)]
+    pub loaded: Loaded,
+}
+
+/// Rows shared by the subscribers of one event on this instance. They all
+/// belong to the event's tenant (channels are per tenant) and reads are
+/// not role-dependent, so one row serves them all.
+#[derive(Clone, Default)]
+pub struct Loaded {
+    pub opportunity: Arc<OnceCell<Option<entity::opportunity::Model>>>,
+    pub activity: Arc<OnceCell<Option<entity::activity::Model>>>,
+}
+
+impl PartialEq for Loaded {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Loaded {}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Loaded")
+    }
 }
 
 impl Event {
@@ -112,6 +140,7 @@ impl Event {
                 pipeline: model.pipeline_id,
                 left_pipeline: None,
             },
+            loaded: Loaded::default(),
         }
     }
 
@@ -130,6 +159,7 @@ impl Event {
                 id: model.id,
                 opportunity: model.opportunity_id,
             },
+            loaded: Loaded::default(),
         }
     }
 }
@@ -196,6 +226,7 @@ impl EventBus {
                 actor: None,
                 at: crate::tenancy::now(),
                 subject: Subject::Resync,
+                loaded: Loaded::default(),
             }));
         }
     }
@@ -349,6 +380,7 @@ mod tests {
                 pipeline: Uuid::new_v4(),
                 left_pipeline: Some(Uuid::new_v4()),
             },
+            loaded: Loaded::default(),
         };
         let s = serde_json::to_string(&e).unwrap();
         assert!(s.len() < 400, "{s}");
@@ -362,6 +394,7 @@ mod tests {
                 id: Uuid::new_v4(),
                 opportunity: None,
             },
+            loaded: Loaded::default(),
         };
         let s = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<Event>(&s).unwrap(), a);

@@ -105,7 +105,6 @@ by_id_loader! {
     SourceKey => source,
     ContactKey => contact,
     OpportunityKey => opportunity,
-    ActivityKey => activity,
 }
 
 /// Loads one value by key through the request's loader.

@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
+use super::service::find;
 use super::types::Activity;
 use crate::auth::ContextAuth;
+use crate::domain::TenantId;
 use crate::error::{AppError, GqlResult};
 use crate::events::{ActivityEventKind, Event, LagSignal, Subject, tenant_stream};
 use crate::graphql::ContextState;
-use crate::loaders::{ActivityKey, load_one};
 use crate::modules::account::types::UserGql;
 use crate::modules::opportunity::service as opportunities;
 use crate::modules::opportunity::types::user_opt;
@@ -36,7 +37,25 @@ impl ActivityEvent {
     }
     /// The activity now; null once it is deleted.
     async fn activity(&self, ctx: &Context<'_>) -> GqlResult<Option<Activity>> {
-        Ok(load_one(ctx, ActivityKey(self.id)).await?.map(Activity))
+        let row = self
+            .event
+            .loaded
+            .activity
+            .get_or_try_init(|| async {
+                match find(
+                    &ctx.state()?.db,
+                    TenantScope(TenantId(self.event.tenant)),
+                    self.id,
+                )
+                .await
+                {
+                    Ok(a) => Ok(Some(a)),
+                    Err(AppError::NotFound(_)) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok(row.clone().map(Activity))
     }
     /// The opportunity whose timeline it is on, if any.
     async fn opportunity_id(&self) -> Option<ID> {

@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
+use super::service::find;
 use super::types::{Opportunity, user_opt};
 use crate::auth::ContextAuth;
+use crate::domain::TenantId;
 use crate::error::{AppError, GqlResult};
 use crate::events::{Event, LagSignal, OpportunityEventKind, Subject, tenant_stream};
 use crate::graphql::ContextState;
-use crate::loaders::{OpportunityKey, load_one};
 use crate::modules::account::types::UserGql;
 use crate::modules::pipeline::resolvers::parse_id;
 use crate::modules::pipeline::service::find_pipeline;
@@ -36,9 +37,20 @@ impl OpportunityEvent {
     }
     /// The opportunity now; null once it is deleted.
     async fn opportunity(&self, ctx: &Context<'_>) -> GqlResult<Option<Opportunity>> {
-        Ok(load_one(ctx, OpportunityKey(self.id))
-            .await?
-            .map(Opportunity))
+        let row = self
+            .event
+            .loaded
+            .opportunity
+            .get_or_try_init(|| async {
+                let scope = TenantScope(TenantId(self.event.tenant));
+                match find(&ctx.state()?.db, scope, self.id).await {
+                    Ok(o) => Ok(Some(o)),
+                    Err(AppError::NotFound(_)) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok(row.clone().map(Opportunity))
     }
     /// Who caused it; null for events the server raises itself (BECAME_LATE)
     /// and for opportunities created through intake.

@@ -588,6 +588,7 @@ pub async fn delete_stage(
                     pipeline: target.pipeline_id,
                     left_pipeline: Some(o.pipeline_id).filter(|p| *p != target.pipeline_id),
                 },
+                loaded: Default::default(),
             })
             .collect();
         state.events.publish_all(events).await;
