@@ -46,6 +46,8 @@ pub struct Settings {
     /// How often the job raising BECAME_LATE / BECAME_OVERDUE runs
     /// (zero switches it off).
     pub event_sweep_interval: Duration,
+    /// How often an open WebSocket re-checks its user.
+    pub ws_recheck_interval: Duration,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -127,6 +129,7 @@ impl Settings {
             event_buffer: parse("EVENT_BUFFER", 4096)?,
             ws_send_queue: parse("WS_SEND_QUEUE", 256)?,
             event_sweep_interval: Duration::from_millis(parse("EVENT_SWEEP_INTERVAL_MS", 30_000)?),
+            ws_recheck_interval: Duration::from_secs(parse("WS_RECHECK_SECS", 60)?),
         })
     }
 }

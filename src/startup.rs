@@ -67,6 +67,9 @@ impl Application {
             public_url: settings.public_url.clone(),
             events,
             ws_send_queue: settings.ws_send_queue.max(1),
+            ws_recheck: settings
+                .ws_recheck_interval
+                .max(std::time::Duration::from_secs(1)),
         });
         let listener =
             TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {

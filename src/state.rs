@@ -18,4 +18,6 @@ pub struct AppState {
     pub events: Arc<EventBus>,
     /// See `Settings::ws_send_queue`.
     pub ws_send_queue: usize,
+    /// See `Settings::ws_recheck_interval`.
+    pub ws_recheck: Duration,
 }

@@ -503,6 +503,14 @@ async fn execute(
             let body = json!({ "errors": [{ "message": "mutations must use POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] });
             return (StatusCode::METHOD_NOT_ALLOWED, body, true);
         }
+        if op == Some(OperationType::Subscription) {
+            let e = ServerError::new(
+                "subscriptions run over a WebSocket on /graphql (graphql-transport-ws)",
+                None,
+            );
+            let (s, b) = request_error(vec![e], "BAD_REQUEST");
+            return (s, b, false);
+        }
         if aliases > MAX_ALIASES {
             let e = ServerError::new(format!("the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed"), None);
             let (s, b) = request_error(vec![e], "GRAPHQL_VALIDATION_FAILED");

@@ -121,11 +121,6 @@ struct SubscribePayload {
 /// Why the connection ends: a close code and its reason.
 type Closing = (u16, String);
 
-/// How often an open connection re-checks its user: a deactivated user's
-/// socket closes (4403) within this time, as the next HTTP request would
-/// fail at once.
-const RECHECK_EVERY: Duration = Duration::from_secs(60);
-
 const TOO_SLOW: &str = "Subscriber too slow: reconnect and refetch";
 
 /// A task that is cancelled when its owner goes away, however that happens.
@@ -187,8 +182,10 @@ impl Connection {
         // replaced by the token's expiry once acknowledged
         let expiry = tokio::time::sleep(Duration::from_secs(86_400 * 365));
         tokio::pin!(expiry);
-        let mut recheck =
-            tokio::time::interval_at(tokio::time::Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
+        // a deactivated or re-roled user's socket closes (4403) within one
+        // interval, as their next HTTP request would fail at once
+        let every = self.state.ws_recheck;
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let lag = self.lag.clone();
         let mut pong_session = session.clone();
 

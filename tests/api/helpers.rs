@@ -98,6 +98,7 @@ pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
         ws_send_queue: 256,
         // off unless a test asks: its statements would blur the counts
         event_sweep_interval: Duration::ZERO,
+        ws_recheck_interval: Duration::from_secs(60),
     }
 }
 

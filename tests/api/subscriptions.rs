@@ -784,3 +784,61 @@ async fn events_cross_instances_through_postgres() {
     db.close().await.ok();
     drop((c, d));
 }
+
+#[tokio::test]
+async fn subscriptions_over_plain_http_are_refused_clearly() {
+    let app = app().await;
+    let s = app.sign_up("Plain", "plain@example.com").await;
+    let v = app
+        .gql(
+            Some(&s.token),
+            "subscription { opportunityEvents { kind } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&v), "BAD_REQUEST");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("WebSocket")
+    );
+    let res = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .bearer_auth(&s.token)
+        .json(&json!({ "query": "subscription { opportunityEvents { kind } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn a_deactivated_user_is_closed_out() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.ws_recheck_interval = Duration::from_secs(1);
+    })
+    .await
+    .unwrap();
+    let admin = app.sign_up("Team", "boss@example.com").await;
+    let rep = app.create_user(&admin, "rep@example.com", "SALES").await;
+    let mut ws = app.ws_ready(&rep.token).await;
+    ws.subscribe_live(
+        "o",
+        "subscription { opportunityEvents { kind } }",
+        json!({}),
+    )
+    .await;
+    let v = app
+        .gql(
+            Some(&admin.token),
+            "mutation($id: ID!) { updateUser(id: $id, input: { active: false }) { id } }",
+            json!({ "id": rep.user_id }),
+        )
+        .await;
+    assert!(v["errors"].is_null(), "{v}");
+    let (code, reason) = ws.closed().await;
+    assert_eq!(code, 4403, "{reason}");
+}
