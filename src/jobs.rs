@@ -26,27 +26,41 @@ pub fn spawn_sweeper(db: DatabaseConnection, bus: Arc<EventBus>, interval: Durat
     });
 }
 
-/// One sweep. Claiming a transition (setting its mark) and announcing it
+/// Transitions claimed per statement: a backlog (after a long downtime)
+/// is worked off in short transactions rather than one long one.
+const BATCH: u64 = 500;
+
+/// One sweep: claims and announces every pending transition, a batch per
+/// transaction. Claiming a transition (setting its mark) and announcing it
 /// commit together on PostgreSQL, where NOTIFY is transactional: every
 /// claimed transition is announced exactly once, whichever instance
 /// claims it. SQLite delivers in-process right after the commit.
 pub async fn sweep(db: &DatabaseConnection, bus: &EventBus) -> AppResult<usize> {
-    let txn = db.begin().await?;
-    let mut events: Vec<Event> = claim_became_late(&txn).await?;
-    events.extend(claim_became_overdue(&txn).await?);
-    if bus.notifies() {
-        for e in &events {
-            bus.notify_in(&txn, e).await?;
+    let mut total = 0;
+    loop {
+        let txn = db.begin().await?;
+        let late = claim_became_late(&txn, BATCH).await?;
+        let overdue = claim_became_overdue(&txn, BATCH).await?;
+        let full = late.len() as u64 >= BATCH || overdue.len() as u64 >= BATCH;
+        let events: Vec<Event> = late.into_iter().chain(overdue).collect();
+        if bus.notifies() {
+            for e in &events {
+                bus.notify_in(&txn, e).await?;
+            }
+            txn.commit().await?;
+        } else {
+            txn.commit().await?;
+            for e in events.iter().cloned() {
+                bus.deliver(e);
+            }
         }
-        txn.commit().await?;
-    } else {
-        txn.commit().await?;
-        for e in events.iter().cloned() {
-            bus.deliver(e);
+        total += events.len();
+        if !full {
+            break;
         }
     }
-    if !events.is_empty() {
-        tracing::info!(events = events.len(), "events: raised due-date transitions");
+    if total > 0 {
+        tracing::info!(events = total, "events: raised due-date transitions");
     }
-    Ok(events.len())
+    Ok(total)
 }

@@ -410,6 +410,22 @@ dual_test!(the_server_raises_late_and_overdue_once, |app| {
         kinds.push(m["payload"]["data"]["opportunityEvents"]["kind"].clone());
     }
     assert_eq!(kinds, vec![json!("UPDATED"), json!("BECAME_LATE")]);
+
+    // won, then reopened while past due: it becomes LATE again
+    for m in [
+        "mutation($id: ID!) { markOpportunityWon(id: $id) { id } }",
+        "mutation($id: ID!) { reopenOpportunity(id: $id) { id } }",
+    ] {
+        ok(&live, &s, m, json!({ "id": late })).await;
+    }
+    let mut kinds = Vec::new();
+    while let Some(m) = ws.next_within(Duration::from_secs(4)).await {
+        kinds.push(m["payload"]["data"]["opportunityEvents"]["kind"].clone());
+    }
+    assert_eq!(
+        kinds,
+        vec![json!("WON"), json!("REOPENED"), json!("BECAME_LATE")]
+    );
 });
 
 // ---------------------------------------------------------------- protocol
@@ -841,4 +857,52 @@ async fn a_deactivated_user_is_closed_out() {
     assert!(v["errors"].is_null(), "{v}");
     let (code, reason) = ws.closed().await;
     assert_eq!(code, 4403, "{reason}");
+}
+
+/// A backlog larger than one batch (after a long downtime) is worked off
+/// in batches, each transition raised exactly once.
+#[tokio::test]
+async fn a_backlog_is_swept_in_batches_exactly_once() {
+    use crm_server::seed::{self, SeedOptions};
+    use sea_orm::{ConnectionTrait, Statement};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+    let db = crm_server::db::connect(&url, 2).await.unwrap();
+    crm_server::db::migrate(&db).await.unwrap();
+    seed::run(
+        &db,
+        SeedOptions {
+            scale: Some(5000),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // forget every mark: as if nothing had been raised yet
+    db.execute_unprepared("UPDATE opportunities SET late_marked_due = NULL")
+        .await
+        .unwrap();
+    db.execute_unprepared("UPDATE activities SET overdue_marked_due = NULL")
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap() as usize
+        }
+    };
+    let bus = crm_server::events::EventBus::new(&db, 16);
+    let raised = crm_server::jobs::sweep(&db, &bus).await.unwrap();
+    assert!(raised > 2 * 500, "several batches: {raised}");
+    // every claimed transition is marked, and only those
+    let marked = count("SELECT count(*) AS n FROM opportunities WHERE late_marked_due IS NOT NULL")
+        .await
+        + count("SELECT count(*) AS n FROM activities WHERE overdue_marked_due IS NOT NULL").await;
+    assert_eq!(raised, marked);
+    assert_eq!(crm_server::jobs::sweep(&db, &bus).await.unwrap(), 0);
 }

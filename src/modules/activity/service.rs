@@ -5,6 +5,7 @@ use async_graphql::Context;
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Duration, Utc};
 use entity::{activity, opportunity, user};
+use sea_orm::TransactionTrait;
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
@@ -245,6 +246,7 @@ pub async fn create(
     ));
     let ts = now();
     let at = at_of(&times, ts);
+    let txn = db.begin().await?;
     let created = scope
         .stamp(activity::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -266,9 +268,10 @@ pub async fn create(
             updated_at: Set(ts),
             ..Default::default()
         })
-        .insert(db)
+        .insert(&txn)
         .await?;
-    let touched = touch_opportunity(db, scope, opp).await?;
+    let touched = touch_opportunity(&txn, scope, opp).await?;
+    txn.commit().await?;
     publish_with(state, auth, Kind::Created, &created, touched).await;
     Ok(created)
 }
@@ -345,9 +348,11 @@ pub async fn update(
             .col_expr(activity::Column::At, Expr::value(at))
             .col_expr(activity::Column::AtMs, Expr::value(at.timestamp_millis()));
     }
-    update.exec(db).await?;
-    let touched = touch_opportunity(db, scope, cur.opportunity_id).await?;
-    let changed = find(db, scope, id).await?;
+    let txn = db.begin().await?;
+    update.exec(&txn).await?;
+    let touched = touch_opportunity(&txn, scope, cur.opportunity_id).await?;
+    let changed = find(&txn, scope, id).await?;
+    txn.commit().await?;
     publish_with(state, auth, Kind::Updated, &changed, touched).await;
     Ok(changed)
 }
@@ -361,6 +366,7 @@ pub async fn set_done(
     let scope = TenantScope(auth.tenant);
     let cur = find(&state.db, scope, id).await?;
     ensure_own(auth, &cur)?;
+    let txn = state.db.begin().await?;
     let ts = now();
     scope
         .update_many::<activity::Entity>()
@@ -376,10 +382,11 @@ pub async fn set_done(
         )
         .col_expr(activity::Column::UpdatedAt, Expr::value(ts))
         .filter(activity::Column::Id.eq(id))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
-    let touched = touch_opportunity(&state.db, scope, cur.opportunity_id).await?;
-    let changed = find(&state.db, scope, id).await?;
+    let touched = touch_opportunity(&txn, scope, cur.opportunity_id).await?;
+    let changed = find(&txn, scope, id).await?;
+    txn.commit().await?;
     let kind = if done { Kind::Completed } else { Kind::Updated };
     publish_with(state, auth, kind, &changed, touched).await;
     Ok(changed)
@@ -405,22 +412,34 @@ pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<
 /// BECAME_OVERDUE was raised for yet, across tenants (a background job).
 /// The mark records the `dueAt` it was raised for, so a conditional UPDATE
 /// claims each transition once, and moving the due time re-arms it.
-pub async fn claim_became_overdue<C: ConnectionTrait>(db: &C) -> AppResult<Vec<Event>> {
-    let claimed = activity::Entity::update_many()
-        .col_expr(
-            activity::Column::OverdueMarkedDue,
-            Expr::col(activity::Column::DueAt),
-        )
-        .filter(activity::Column::Kind.eq("TASK"))
-        .filter(activity::Column::Done.eq(false))
-        .filter(activity::Column::DueAt.lt(now()))
-        .filter(
+pub async fn claim_became_overdue<C: ConnectionTrait>(db: &C, limit: u64) -> AppResult<Vec<Event>> {
+    let pending = Condition::all()
+        .add(activity::Column::Kind.eq("TASK"))
+        .add(activity::Column::Done.eq(false))
+        .add(activity::Column::DueAt.lt(now()))
+        .add(
             Condition::any()
                 .add(activity::Column::OverdueMarkedDue.is_null())
                 .add(
                     Expr::col(activity::Column::OverdueMarkedDue)
                         .ne(Expr::col(activity::Column::DueAt)),
                 ),
+        );
+    let claimed = activity::Entity::update_many()
+        .col_expr(
+            activity::Column::OverdueMarkedDue,
+            Expr::col(activity::Column::DueAt),
+        )
+        .filter(pending.clone())
+        .filter(
+            activity::Column::Id.in_subquery(
+                Query::select()
+                    .column(activity::Column::Id)
+                    .from(activity::Entity)
+                    .cond_where(pending)
+                    .limit(limit)
+                    .to_owned(),
+            ),
         )
         .exec_with_returning(db)
         .await?;

@@ -1247,13 +1247,13 @@ pub async fn list_query(
     })
 }
 
-/// Claims, for every tenant, the open opportunities whose due date has
-/// passed in the tenant's time zone and that no BECAME_LATE was raised for
-/// yet. The mark is set by a conditional UPDATE, so of several instances
+/// Claims, for every tenant, up to `limit` (per time zone) open
+/// opportunities whose due date has passed in the tenant's time zone and
+/// that no BECAME_LATE was raised for yet. The mark is set by a conditional UPDATE, so of several instances
 /// sweeping at once exactly one claims each transition. A background job,
 /// not a request: it runs across tenants on purpose, and every event it
 /// returns names its own tenant.
-pub async fn claim_became_late<C: ConnectionTrait>(db: &C) -> AppResult<Vec<Event>> {
+pub async fn claim_became_late<C: ConnectionTrait>(db: &C, limit: u64) -> AppResult<Vec<Event>> {
     use sea_orm::sea_query::Query;
     let zones: Vec<String> = tenant::Entity::find()
         .select_only()
@@ -1268,14 +1268,10 @@ pub async fn claim_became_late<C: ConnectionTrait>(db: &C) -> AppResult<Vec<Even
             continue;
         };
         let today = tz.today_at(Utc::now());
-        let claimed = opportunity::Entity::update_many()
-            .col_expr(
-                opportunity::Column::LateMarkedDue,
-                Expr::col(opportunity::Column::DueDate),
-            )
-            .filter(opportunity::Column::Status.eq("OPEN"))
-            .filter(opportunity::Column::DueDate.lt(today))
-            .filter(
+        let pending = Condition::all()
+            .add(opportunity::Column::Status.eq("OPEN"))
+            .add(opportunity::Column::DueDate.lt(today))
+            .add(
                 Condition::any()
                     .add(opportunity::Column::LateMarkedDue.is_null())
                     .add(
@@ -1283,12 +1279,30 @@ pub async fn claim_became_late<C: ConnectionTrait>(db: &C) -> AppResult<Vec<Even
                             .ne(Expr::col(opportunity::Column::DueDate)),
                     ),
             )
-            .filter(
+            .add(
                 opportunity::Column::TenantId.in_subquery(
                     Query::select()
                         .column(tenant::Column::Id)
                         .from(tenant::Entity)
                         .and_where(tenant::Column::Timezone.eq(zone.as_str()))
+                        .to_owned(),
+                ),
+            );
+        // at most `limit` a statement, so a backlog never holds many row
+        // locks at once; the outer condition is what makes a claim unique
+        let claimed = opportunity::Entity::update_many()
+            .col_expr(
+                opportunity::Column::LateMarkedDue,
+                Expr::col(opportunity::Column::DueDate),
+            )
+            .filter(pending.clone())
+            .filter(
+                opportunity::Column::Id.in_subquery(
+                    Query::select()
+                        .column(opportunity::Column::Id)
+                        .from(opportunity::Entity)
+                        .cond_where(pending)
+                        .limit(limit)
                         .to_owned(),
                 ),
             )
