@@ -11,7 +11,8 @@
 //! target/release/examples/ws_load --url http://127.0.0.1:8080 --pid <server pid> --subscribers 1000
 //! ```
 //! `--spawn` starts the server on a throwaway SQLite database (or on
-//! `--database-url`) and stops it at the end.
+//! `--database-url`) and stops it at the end. `--stalled N` adds N sockets
+//! that subscribe to heavy events and never read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -47,6 +48,10 @@ struct Args {
     /// Subscribers also resolve the opportunity (one database read each).
     #[arg(long)]
     resolve: bool,
+    /// Extra sockets that subscribe to heavy events and never read: they
+    /// must not slow the mutations or the other subscribers.
+    #[arg(long, default_value_t = 0)]
+    stalled: usize,
 }
 
 fn rss_kib(pid: u32) -> Option<(u64, u64)> {
@@ -196,6 +201,32 @@ async fn main() {
     }
     let _ = ready.acquire_many(args.subscribers as u32).await.unwrap();
     let connect_time = started_connecting.elapsed();
+
+    // stalled sockets: 20 operations each selecting the title 14 times,
+    // and nobody reading
+    let heavy: String = (0..14)
+        .map(|i| format!("t{i}: opportunity {{ title }} "))
+        .collect();
+    let heavy = format!("subscription {{ opportunityEvents {{ {heavy} }} }}");
+    let mut stalled = Vec::new();
+    for _ in 0..args.stalled {
+        let mut req = ws_url.clone().into_client_request().unwrap();
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("connect");
+        let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
+        ws.send(Message::text(init.to_string())).await.unwrap();
+        let _ack = ws.next().await;
+        for i in 0..20 {
+            let sub = json!({ "id": format!("h{i}"), "type": "subscribe", "payload": { "query": heavy } });
+            ws.send(Message::text(sub.to_string())).await.unwrap();
+        }
+        stalled.push(ws);
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let with_subscribers = pid.and_then(rss_kib);
 
@@ -226,6 +257,20 @@ async fn main() {
         }
     }
     let after = pid.and_then(rss_kib);
+    // what became of the stalled sockets: read them out now
+    let mut dropped = 0;
+    for mut ws in stalled {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Message::Close(Some(f))))) => {
+                    dropped += usize::from(u16::from(f.code) == 1013);
+                    break;
+                }
+                Ok(Some(Ok(_))) => continue,
+                _ => break,
+            }
+        }
+    }
     latencies.sort();
     mutation_times.sort();
 
@@ -233,6 +278,12 @@ async fn main() {
     println!("subscribers: {}", args.subscribers);
     println!("mutations: {} (every {} ms)", args.mutations, args.pause_ms);
     println!("subscriptions resolve the opportunity: {}", args.resolve);
+    if args.stalled > 0 {
+        println!(
+            "stalled sockets (never read): {}, closed by the server with 1013: {dropped}",
+            args.stalled
+        );
+    }
     println!(
         "connect + init + subscribe, all sockets: {:.1} s",
         connect_time.as_secs_f64()
