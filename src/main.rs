@@ -92,6 +92,7 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let app = Application::build(settings).await?;
+    crm_server::startup::spawn_signal_watch(app.close_sockets());
     app.run_until_stopped().await?;
     Ok(())
 }

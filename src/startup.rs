@@ -29,6 +29,7 @@ pub struct Application {
     port: u16,
     server: Server,
     statements: Arc<AtomicU64>,
+    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Application {
@@ -55,6 +56,8 @@ impl Application {
         if !settings.event_sweep_interval.is_zero() {
             crate::jobs::spawn_sweeper(db.clone(), events.clone(), settings.event_sweep_interval);
         }
+        let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+        let shutdown_tx = Arc::new(shutdown_tx);
         let state = Arc::new(AppState {
             db,
             jwt: JwtService::new(settings.jwt.clone()),
@@ -70,6 +73,7 @@ impl Application {
             ws_recheck: settings
                 .ws_recheck_interval
                 .max(std::time::Duration::from_secs(1)),
+            shutdown,
         });
         let listener =
             TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {
@@ -97,6 +101,7 @@ impl Application {
             port,
             server,
             statements,
+            shutdown: shutdown_tx,
         })
     }
 
@@ -114,7 +119,41 @@ impl Application {
         self.server.handle()
     }
 
+    /// Closes every open WebSocket with 1001 (going away), as a SIGTERM
+    /// or Ctrl-C does: a graceful stop would otherwise wait on them.
+    pub fn close_sockets(&self) -> impl Fn() + Send + Sync + 'static {
+        let tx = self.shutdown.clone();
+        move || {
+            let _ = tx.send(true);
+        }
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// On SIGTERM or Ctrl-C, tells open WebSockets to close (1001) while
+/// actix-web stops the server: clients reconnect to another instance
+/// at once instead of waiting out the shutdown timeout.
+pub fn spawn_signal_watch(close_sockets: impl Fn() + Send + 'static) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: closing WebSockets with 1001");
+        close_sockets();
+    });
 }

@@ -20,4 +20,7 @@ pub struct AppState {
     pub ws_send_queue: usize,
     /// See `Settings::ws_recheck_interval`.
     pub ws_recheck: Duration,
+    /// Turns true when the instance is shutting down: open WebSockets then
+    /// close with 1001 so clients move to another instance at once.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -14,6 +14,7 @@
 //! | 4429 | a second `connection_init` |
 //! | 1009 | a message over 64 KiB |
 //! | 1013 | the client reads too slowly: its send queue or the event bus overflowed |
+//! | 1001 | the instance is shutting down |
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -188,6 +189,7 @@ impl Connection {
         let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let lag = self.lag.clone();
         let mut pong_session = session.clone();
+        let mut shutdown = self.state.shutdown.clone();
 
         let closing: Option<Closing> = loop {
             tokio::select! {
@@ -234,6 +236,9 @@ impl Connection {
                         break Some(c);
                     }
                 }
+                _ = shutdown.wait_for(|stopping| *stopping) => {
+                    break Some((1001, "Server shutting down: reconnect".into()));
+                }
                 _ = lag.0.notified() => {
                     tracing::warn!(
                         user = ?self.caller.as_ref().map(|c| c.0.user.0),
@@ -262,7 +267,7 @@ impl Connection {
             }
         }
         if let Some((code, reason)) = closing {
-            if code >= 4000 || code == 1009 || code == 1013 {
+            if code >= 4000 || matches!(code, 1001 | 1009 | 1013) {
                 tracing::info!(code, reason = %reason, "websocket: closing");
             }
             close(session, code, &reason).await;

@@ -70,6 +70,8 @@ pub struct TestApp {
     pub database_url: String,
     /// SQL statements the server has run so far.
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Does what SIGTERM does to the sockets: closes them with 1001.
+    pub close_sockets: std::sync::Arc<dyn Fn() + Send + Sync>,
     handle: actix_web::dev::ServerHandle,
     pg_drop: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -141,8 +143,10 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let statements = app.statement_counter();
+        let close_sockets = std::sync::Arc::new(app.close_sockets());
         tokio::spawn(app.run_until_stopped());
         Some(TestApp {
+            close_sockets,
             backend,
             address,
             client: reqwest::Client::new(),
@@ -164,8 +168,10 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let statements = app.statement_counter();
+        let close_sockets = std::sync::Arc::new(app.close_sockets());
         tokio::spawn(app.run_until_stopped());
         TestApp {
+            close_sockets,
             backend: self.backend,
             address,
             client: reqwest::Client::new(),

@@ -906,3 +906,21 @@ async fn a_backlog_is_swept_in_batches_exactly_once() {
     assert_eq!(raised, marked);
     assert_eq!(crm_server::jobs::sweep(&db, &bus).await.unwrap(), 0);
 }
+
+/// A stopping instance (SIGTERM) tells its sockets to go elsewhere (1001)
+/// rather than leaving them to time out.
+#[tokio::test]
+async fn a_stopping_instance_closes_its_sockets_with_1001() {
+    let app = app().await;
+    let s = app.sign_up("Bye", "bye@example.com").await;
+    let mut ws = app.ws_ready(&s.token).await;
+    ws.subscribe_live(
+        "o",
+        "subscription { opportunityEvents { kind } }",
+        json!({}),
+    )
+    .await;
+    (app.close_sockets)();
+    let (code, reason) = ws.closed().await;
+    assert_eq!(code, 1001, "{reason}");
+}
