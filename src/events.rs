@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, OnceCell, broadcast};
 use uuid::Uuid;
 
+use crate::error::{AppError, AppResult};
+
 /// The PostgreSQL channel every instance listens on.
 pub const CHANNEL: &str = "crm_events";
 /// Application name of the LISTEN connection (visible in pg_stat_activity).
@@ -83,7 +85,7 @@ pub enum Subject {
     Resync,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Event {
     #[serde(rename = "t")]
     pub tenant: Uuid,
@@ -109,18 +111,28 @@ pub struct Loaded {
     pub activity: Arc<OnceCell<Option<entity::activity::Model>>>,
 }
 
-impl PartialEq for Loaded {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for Loaded {}
-
 impl std::fmt::Debug for Loaded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Loaded")
     }
+}
+
+/// The row in `cell`, loaded by `load` for the first subscriber that asks;
+/// None once the subject is gone (NOT_FOUND).
+pub async fn load_shared<T: Clone>(
+    cell: &OnceCell<Option<T>>,
+    load: impl Future<Output = AppResult<T>>,
+) -> AppResult<Option<T>> {
+    let row = cell
+        .get_or_try_init(|| async {
+            match load.await {
+                Ok(row) => Ok(Some(row)),
+                Err(AppError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+    Ok(row.clone())
 }
 
 impl Event {
@@ -142,6 +154,21 @@ impl Event {
             },
             loaded: Loaded::default(),
         }
+    }
+
+    /// An opportunity event for a move from pipeline `from` to `to`: the
+    /// board it left hears of it too.
+    pub fn moved(mut self, from: Uuid, to: Uuid) -> Self {
+        if let Subject::Opportunity {
+            pipeline,
+            left_pipeline,
+            ..
+        } = &mut self.subject
+        {
+            *pipeline = to;
+            *left_pipeline = Some(from).filter(|f| *f != to);
+        }
+        self
     }
 
     pub fn activity(
@@ -384,7 +411,8 @@ mod tests {
         };
         let s = serde_json::to_string(&e).unwrap();
         assert!(s.len() < 400, "{s}");
-        assert_eq!(serde_json::from_str::<Event>(&s).unwrap(), e);
+        let back = serde_json::from_str::<Event>(&s).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), s);
         let a = Event {
             tenant: Uuid::new_v4(),
             actor: None,
@@ -397,6 +425,7 @@ mod tests {
             loaded: Loaded::default(),
         };
         let s = serde_json::to_string(&a).unwrap();
-        assert_eq!(serde_json::from_str::<Event>(&s).unwrap(), a);
+        let back = serde_json::from_str::<Event>(&s).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), s);
     }
 }

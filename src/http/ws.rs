@@ -362,8 +362,7 @@ impl Connection {
         }
         match request.parsed_query() {
             Err(e) => {
-                let body = request_error_body(vec![e], "GRAPHQL_PARSE_FAILED");
-                return self.send(error_message(&id, body["errors"].clone()));
+                return self.send(server_errors(&id, vec![e], "GRAPHQL_PARSE_FAILED"));
             }
             Ok(doc) => {
                 let aliases = document_aliases(doc);
@@ -374,8 +373,7 @@ impl Connection {
                         ),
                         None,
                     );
-                    let body = request_error_body(vec![e], "GRAPHQL_VALIDATION_FAILED");
-                    return self.send(error_message(&id, body["errors"].clone()));
+                    return self.send(server_errors(&id, vec![e], "GRAPHQL_VALIDATION_FAILED"));
                 }
             }
         }
@@ -389,8 +387,7 @@ impl Connection {
             while let Some(resp) = responses.next().await {
                 let failed = first && resp.data == async_graphql::Value::Null && resp.is_err();
                 let text = if failed {
-                    let body = request_error_body(resp.errors, "GRAPHQL_VALIDATION_FAILED");
-                    error_message(&op_id, body["errors"].clone())
+                    server_errors(&op_id, resp.errors, "GRAPHQL_VALIDATION_FAILED")
                 } else {
                     json!({ "id": op_id, "type": "next", "payload": resp }).to_string()
                 };
@@ -429,6 +426,13 @@ fn enqueue(out: &mpsc::Sender<String>, lag: &LagSignal, text: String) -> bool {
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,
     }
+}
+
+/// An `error` message of GraphQL errors, each with an `extensions.code`
+/// (`default_code` where the executor gave none), as over HTTP.
+fn server_errors(id: &str, errors: Vec<async_graphql::ServerError>, default_code: &str) -> String {
+    let mut body = request_error_body(errors, default_code);
+    error_message(id, body["errors"].take())
 }
 
 fn error_message(id: &str, errors: Value) -> String {

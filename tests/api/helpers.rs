@@ -137,32 +137,18 @@ impl TestApp {
                 (database_url_with_db(&base, &name), Some((base, name)))
             }
         };
-        let mut settings = test_settings(database_url.clone(), dir.path().to_path_buf());
-        tweak(&mut settings);
-        let app = Application::build(settings).await.expect("server starts");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        let statements = app.statement_counter();
-        let close_sockets = std::sync::Arc::new(app.close_sockets());
-        tokio::spawn(app.run_until_stopped());
-        Some(TestApp {
-            close_sockets,
-            backend,
-            address,
-            client: reqwest::Client::new(),
-            database_url,
-            statements,
-            handle,
-            pg_drop,
-            _dir: dir,
-        })
+        Some(Self::start(backend, database_url, pg_drop, dir, tweak).await)
     }
 
-    /// A second instance of the server on this instance's database, as
-    /// when several run behind a load balancer.
-    pub async fn sibling(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = test_settings(self.database_url.clone(), dir.path().to_path_buf());
+    /// Starts the real server on port 0 against `database_url`.
+    async fn start(
+        backend: Backend,
+        database_url: String,
+        pg_drop: Option<(String, String)>,
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let mut settings = test_settings(database_url.clone(), dir.path().to_path_buf());
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -172,15 +158,22 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         TestApp {
             close_sockets,
-            backend: self.backend,
+            backend,
             address,
             client: reqwest::Client::new(),
-            database_url: self.database_url.clone(),
+            database_url,
             statements,
             handle,
-            pg_drop: None,
+            pg_drop,
             _dir: dir,
         }
+    }
+
+    /// A second instance of the server on this instance's database, as
+    /// when several run behind a load balancer.
+    pub async fn sibling(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start(self.backend, self.database_url.clone(), None, dir, tweak).await
     }
 
     /// Opens a WebSocket on /graphql offering graphql-transport-ws.

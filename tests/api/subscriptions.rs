@@ -9,6 +9,8 @@ use crate::dual_test;
 use crate::helpers::{Backend, Session, TestApp, code};
 
 const OPP_EVENTS: &str = "subscription($p: ID) { opportunityEvents(pipelineId: $p) { kind opportunityId opportunity { id title status stage { id } } actor { id } at } }";
+/// The lightest subscription: event kinds only.
+const KINDS: &str = "subscription { opportunityEvents { kind } }";
 const ACTIVITY_EVENTS: &str = "subscription($o: ID) { activityEvents(opportunityId: $o) { kind activityId opportunityId activity { id subject done isOverdue } actor { id } at } }";
 
 /// The first pipeline's id and its stage ids, in order.
@@ -478,12 +480,7 @@ async fn protocol_violations_close_with_their_codes() {
     let s = app.sign_up("Proto", "proto@example.com").await;
 
     let mut ws = app.ws().await;
-    ws.subscribe(
-        "1",
-        "subscription { opportunityEvents { kind } }",
-        json!({}),
-    )
-    .await;
+    ws.subscribe("1", KINDS, json!({})).await;
     assert_eq!(ws.closed().await.0, 4401, "subscribe before ack");
 
     let mut ws = app.ws_ready(&s.token).await;
@@ -492,12 +489,7 @@ async fn protocol_violations_close_with_their_codes() {
     assert_eq!(ws.closed().await.0, 4429, "second init");
 
     let mut ws = app.ws_ready(&s.token).await;
-    ws.subscribe(
-        "1",
-        "subscription { opportunityEvents { kind } }",
-        json!({}),
-    )
-    .await;
+    ws.subscribe("1", KINDS, json!({})).await;
     ws.subscribe("1", "subscription { activityEvents { kind } }", json!({}))
         .await;
     assert_eq!(ws.closed().await.0, 4409, "reused id");
@@ -577,31 +569,16 @@ async fn queries_pings_limits_and_completion() {
 
     // at most 20 operations at once
     for i in 0..20 {
-        ws.subscribe(
-            &format!("s{i}"),
-            "subscription { opportunityEvents { kind } }",
-            json!({}),
-        )
-        .await;
+        ws.subscribe(&format!("s{i}"), KINDS, json!({})).await;
     }
-    ws.subscribe(
-        "s20",
-        "subscription { opportunityEvents { kind } }",
-        json!({}),
-    )
-    .await;
+    ws.subscribe("s20", KINDS, json!({})).await;
     let m = ws.next().await;
     assert_eq!(m["type"], "error");
     assert_eq!(m["id"], "s20");
     assert_eq!(m["payload"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
     // completing one frees a place, and its id may be used again
     ws.send(json!({ "type": "complete", "id": "s0" })).await;
-    ws.subscribe_live(
-        "s0",
-        "subscription { opportunityEvents { kind } }",
-        json!({}),
-    )
-    .await;
+    ws.subscribe_live("s0", KINDS, json!({})).await;
     let (_, stages) = pipeline(&app, &s).await;
     create_opp(&app, &s, &stages[0], "Ping", None).await;
     let mut ids = Vec::new();
@@ -628,12 +605,7 @@ async fn an_expired_token_closes_the_socket_with_4403() {
     .unwrap();
     let s = app.sign_up("Short", "short@example.com").await;
     let mut ws = app.ws_ready(&s.token).await;
-    ws.subscribe_live(
-        "o",
-        "subscription { opportunityEvents { kind } }",
-        json!({}),
-    )
-    .await;
+    ws.subscribe_live("o", KINDS, json!({})).await;
     let started = std::time::Instant::now();
     let (code, reason) = ws.closed().await;
     assert_eq!(code, 4403, "{reason}");
@@ -805,13 +777,7 @@ async fn events_cross_instances_through_postgres() {
 async fn subscriptions_over_plain_http_are_refused_clearly() {
     let app = app().await;
     let s = app.sign_up("Plain", "plain@example.com").await;
-    let v = app
-        .gql(
-            Some(&s.token),
-            "subscription { opportunityEvents { kind } }",
-            json!({}),
-        )
-        .await;
+    let v = app.gql(Some(&s.token), KINDS, json!({})).await;
     assert_eq!(code(&v), "BAD_REQUEST");
     assert!(
         v["errors"][0]["message"]
@@ -824,7 +790,7 @@ async fn subscriptions_over_plain_http_are_refused_clearly() {
         .post(app.url("/graphql"))
         .header("accept", "application/graphql-response+json")
         .bearer_auth(&s.token)
-        .json(&json!({ "query": "subscription { opportunityEvents { kind } }" }))
+        .json(&json!({ "query": KINDS }))
         .send()
         .await
         .unwrap();
@@ -841,12 +807,7 @@ async fn a_deactivated_user_is_closed_out() {
     let admin = app.sign_up("Team", "boss@example.com").await;
     let rep = app.create_user(&admin, "rep@example.com", "SALES").await;
     let mut ws = app.ws_ready(&rep.token).await;
-    ws.subscribe_live(
-        "o",
-        "subscription { opportunityEvents { kind } }",
-        json!({}),
-    )
-    .await;
+    ws.subscribe_live("o", KINDS, json!({})).await;
     let v = app
         .gql(
             Some(&admin.token),
@@ -914,12 +875,7 @@ async fn a_stopping_instance_closes_its_sockets_with_1001() {
     let app = app().await;
     let s = app.sign_up("Bye", "bye@example.com").await;
     let mut ws = app.ws_ready(&s.token).await;
-    ws.subscribe_live(
-        "o",
-        "subscription { opportunityEvents { kind } }",
-        json!({}),
-    )
-    .await;
+    ws.subscribe_live("o", KINDS, json!({})).await;
     (app.close_sockets)();
     let (code, reason) = ws.closed().await;
     assert_eq!(code, 1001, "{reason}");

@@ -8,9 +8,8 @@ use entity::{activity, opportunity, user};
 use sea_orm::TransactionTrait;
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    ExprTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, ExprTrait,
+    FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -416,33 +415,16 @@ pub async fn claim_became_overdue<C: ConnectionTrait>(db: &C, limit: u64) -> App
     let pending = Condition::all()
         .add(activity::Column::Kind.eq("TASK"))
         .add(activity::Column::Done.eq(false))
-        .add(activity::Column::DueAt.lt(now()))
-        .add(
-            Condition::any()
-                .add(activity::Column::OverdueMarkedDue.is_null())
-                .add(
-                    Expr::col(activity::Column::OverdueMarkedDue)
-                        .ne(Expr::col(activity::Column::DueAt)),
-                ),
-        );
-    let claimed = activity::Entity::update_many()
-        .col_expr(
-            activity::Column::OverdueMarkedDue,
-            Expr::col(activity::Column::DueAt),
-        )
-        .filter(pending.clone())
-        .filter(
-            activity::Column::Id.in_subquery(
-                Query::select()
-                    .column(activity::Column::Id)
-                    .from(activity::Entity)
-                    .cond_where(pending)
-                    .limit(limit)
-                    .to_owned(),
-            ),
-        )
-        .exec_with_returning(db)
-        .await?;
+        .add(activity::Column::DueAt.lt(now()));
+    let claimed = crate::jobs::claim::<activity::Entity, _>(
+        db,
+        pending,
+        activity::Column::Id,
+        activity::Column::OverdueMarkedDue,
+        activity::Column::DueAt,
+        limit,
+    )
+    .await?;
     Ok(claimed
         .iter()
         .map(|a| Event::activity(a.tenant_id, None, Kind::BecameOverdue, a))

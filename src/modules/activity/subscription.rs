@@ -11,7 +11,7 @@ use super::types::Activity;
 use crate::auth::ContextAuth;
 use crate::domain::TenantId;
 use crate::error::{AppError, GqlResult};
-use crate::events::{ActivityEventKind, Event, LagSignal, Subject, tenant_stream};
+use crate::events::{ActivityEventKind, Event, LagSignal, Subject, load_shared, tenant_stream};
 use crate::graphql::ContextState;
 use crate::modules::account::types::UserGql;
 use crate::modules::opportunity::service as opportunities;
@@ -37,25 +37,10 @@ impl ActivityEvent {
     }
     /// The activity now; null once it is deleted.
     async fn activity(&self, ctx: &Context<'_>) -> GqlResult<Option<Activity>> {
-        let row = self
-            .event
-            .loaded
-            .activity
-            .get_or_try_init(|| async {
-                match find(
-                    &ctx.state()?.db,
-                    TenantScope(TenantId(self.event.tenant)),
-                    self.id,
-                )
-                .await
-                {
-                    Ok(a) => Ok(Some(a)),
-                    Err(AppError::NotFound(_)) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .await?;
-        Ok(row.clone().map(Activity))
+        let db = &ctx.state()?.db;
+        let scope = TenantScope(TenantId(self.event.tenant));
+        let row = load_shared(&self.event.loaded.activity, find(db, scope, self.id)).await?;
+        Ok(row.map(Activity))
     }
     /// The opportunity whose timeline it is on, if any.
     async fn opportunity_id(&self) -> Option<ID> {

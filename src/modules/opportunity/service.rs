@@ -551,10 +551,8 @@ where
         }
         txn.commit().await?;
         let changed = find(&state.db, scope, id).await?;
-        let mut event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed);
-        if let crate::events::Subject::Opportunity { left_pipeline, .. } = &mut event.subject {
-            *left_pipeline = Some(current.pipeline_id).filter(|p| *p != changed.pipeline_id);
-        }
+        let event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed)
+            .moved(current.pipeline_id, changed.pipeline_id);
         state.events.publish(event).await;
         return Ok(changed);
     }
@@ -1272,14 +1270,6 @@ pub async fn claim_became_late<C: ConnectionTrait>(db: &C, limit: u64) -> AppRes
             .add(opportunity::Column::Status.eq("OPEN"))
             .add(opportunity::Column::DueDate.lt(today))
             .add(
-                Condition::any()
-                    .add(opportunity::Column::LateMarkedDue.is_null())
-                    .add(
-                        Expr::col(opportunity::Column::LateMarkedDue)
-                            .ne(Expr::col(opportunity::Column::DueDate)),
-                    ),
-            )
-            .add(
                 opportunity::Column::TenantId.in_subquery(
                     Query::select()
                         .column(tenant::Column::Id)
@@ -1288,26 +1278,15 @@ pub async fn claim_became_late<C: ConnectionTrait>(db: &C, limit: u64) -> AppRes
                         .to_owned(),
                 ),
             );
-        // at most `limit` a statement, so a backlog never holds many row
-        // locks at once; the outer condition is what makes a claim unique
-        let claimed = opportunity::Entity::update_many()
-            .col_expr(
-                opportunity::Column::LateMarkedDue,
-                Expr::col(opportunity::Column::DueDate),
-            )
-            .filter(pending.clone())
-            .filter(
-                opportunity::Column::Id.in_subquery(
-                    Query::select()
-                        .column(opportunity::Column::Id)
-                        .from(opportunity::Entity)
-                        .cond_where(pending)
-                        .limit(limit)
-                        .to_owned(),
-                ),
-            )
-            .exec_with_returning(db)
-            .await?;
+        let claimed = crate::jobs::claim::<opportunity::Entity, _>(
+            db,
+            pending,
+            opportunity::Column::Id,
+            opportunity::Column::LateMarkedDue,
+            opportunity::Column::DueDate,
+            limit,
+        )
+        .await?;
         events.extend(
             claimed
                 .iter()

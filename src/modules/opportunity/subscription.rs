@@ -11,7 +11,7 @@ use super::types::{Opportunity, user_opt};
 use crate::auth::ContextAuth;
 use crate::domain::TenantId;
 use crate::error::{AppError, GqlResult};
-use crate::events::{Event, LagSignal, OpportunityEventKind, Subject, tenant_stream};
+use crate::events::{Event, LagSignal, OpportunityEventKind, Subject, load_shared, tenant_stream};
 use crate::graphql::ContextState;
 use crate::modules::account::types::UserGql;
 use crate::modules::pipeline::resolvers::parse_id;
@@ -37,20 +37,10 @@ impl OpportunityEvent {
     }
     /// The opportunity now; null once it is deleted.
     async fn opportunity(&self, ctx: &Context<'_>) -> GqlResult<Option<Opportunity>> {
-        let row = self
-            .event
-            .loaded
-            .opportunity
-            .get_or_try_init(|| async {
-                let scope = TenantScope(TenantId(self.event.tenant));
-                match find(&ctx.state()?.db, scope, self.id).await {
-                    Ok(o) => Ok(Some(o)),
-                    Err(AppError::NotFound(_)) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .await?;
-        Ok(row.clone().map(Opportunity))
+        let db = &ctx.state()?.db;
+        let scope = TenantScope(TenantId(self.event.tenant));
+        let row = load_shared(&self.event.loaded.opportunity, find(db, scope, self.id)).await?;
+        Ok(row.map(Opportunity))
     }
     /// Who caused it; null for events the server raises itself (BECAME_LATE)
     /// and for opportunities created through intake.

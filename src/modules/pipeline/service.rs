@@ -16,7 +16,7 @@ use super::types::{CreatePipelineInput, StageInput, UpdatePipelineInput, UpdateS
 use crate::auth::{AuthContext, TenantSettings};
 use crate::domain::{CurrencyCode, Name};
 use crate::error::{AppError, AppResult};
-use crate::events::{Event, OpportunityEventKind, Subject};
+use crate::events::{Event, OpportunityEventKind};
 use crate::money::parse_rate;
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
@@ -575,20 +575,12 @@ pub async fn delete_stage(
     renumber_stages(&txn, scope, &rest).await?;
     txn.commit().await?;
     if let Some(target) = target {
-        let at = now();
         let events: Vec<Event> = affected
             .iter()
-            .map(|o| Event {
-                tenant: auth.tenant.0,
-                actor: Some(auth.user.0),
-                at,
-                subject: Subject::Opportunity {
-                    kind: OpportunityEventKind::StageChanged,
-                    id: o.id,
-                    pipeline: target.pipeline_id,
-                    left_pipeline: Some(o.pipeline_id).filter(|p| *p != target.pipeline_id),
-                },
-                loaded: Default::default(),
+            .map(|o| {
+                let kind = OpportunityEventKind::StageChanged;
+                Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, o)
+                    .moved(o.pipeline_id, target.pipeline_id)
             })
             .collect();
         state.events.publish_all(events).await;
