@@ -76,7 +76,7 @@ struct Caller {
 }
 
 async fn run(url: &str, iterations: usize) -> Res<()> {
-    let db = crm_server::db::connect(url, 5).await?;
+    let db = crm_server::db::connect(url, 5, std::time::Duration::from_secs(3600)).await?;
     crm_server::db::migrate(&db).await?;
     let started = Instant::now();
     let report = seed::run(
@@ -122,7 +122,7 @@ async fn run(url: &str, iterations: usize) -> Res<()> {
         .ok_or_else(|| format!("login failed: {login}"))?
         .to_string();
     // the service gets a pool of its own, as the server has
-    let pool = crm_server::db::connect(url, 5).await?;
+    let pool = crm_server::db::connect(url, 5, std::time::Duration::from_secs(3600)).await?;
     let bench = Bench {
         db: &pool,
         http: &http,

@@ -48,6 +48,14 @@ pub struct Settings {
     pub event_sweep_interval: Duration,
     /// How often an open WebSocket re-checks its user.
     pub ws_recheck_interval: Duration,
+    /// Wall-clock limit of one GraphQL request over HTTP, and PostgreSQL's
+    /// `statement_timeout`.
+    pub request_timeout: Duration,
+    /// Password hashes computed at once (each takes 19 MiB).
+    pub hash_threads: usize,
+    /// Password checks that may wait for a hashing thread; beyond them,
+    /// RATE_LIMITED.
+    pub hash_queue: usize,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -130,6 +138,12 @@ impl Settings {
             ws_send_queue: parse("WS_SEND_QUEUE", 256)?,
             event_sweep_interval: Duration::from_millis(parse("EVENT_SWEEP_INTERVAL_MS", 30_000)?),
             ws_recheck_interval: Duration::from_secs(parse("WS_RECHECK_SECS", 60)?),
+            request_timeout: Duration::from_secs(parse("REQUEST_TIMEOUT_SECS", 10)?.max(1)),
+            hash_threads: parse(
+                "HASH_THREADS",
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )?,
+            hash_queue: parse("HASH_QUEUE", 16)?,
         })
     }
 }
@@ -150,7 +164,7 @@ fn dev_secret(data_dir: &std::path::Path) -> Result<String, ConfigError> {
     }
     std::fs::create_dir_all(data_dir).map_err(io)?;
     let secret = crate::auth::random_token(48);
-    std::fs::write(&path, &secret).map_err(io)?;
+    crate::db::write_private(&path, secret.as_bytes()).map_err(io)?;
     tracing::warn!(
         path = %path.display(),
         "JWT_SECRET is not set: generated a development secret; set JWT_SECRET in production"

@@ -275,6 +275,32 @@ impl Slug {
     }
 }
 
+/// Longest search text: a person types a few words; longer input only
+/// makes LIKE patterns that SQLite refuses as too complex.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// A search text, trimmed; None when blank.
+pub fn search_text<'a>(field: &'static str, s: Option<&'a str>) -> AppResult<Option<&'a str>> {
+    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if s.chars().count() > MAX_SEARCH_CHARS {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be at most {MAX_SEARCH_CHARS} characters"),
+        ));
+    }
+    Ok(Some(s))
+}
+
+/// Whether text may be stored: no NUL or other control characters, bar
+/// the line breaks and tabs that notes legitimately carry. (PostgreSQL
+/// refuses NUL in text; SQLite would store it.)
+pub fn clean_text(s: &str) -> bool {
+    !s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,12 @@ pub enum AppError {
     Conflict(String),
     #[error("too many attempts; try again later")]
     RateLimited { retry_after_secs: i64 },
+    /// The database (or another dependency) cannot answer right now.
+    #[error("the service is briefly unavailable; retry shortly")]
+    Unavailable { retry_after_secs: i64 },
+    /// The request ran past its time limit and was stopped.
+    #[error("the request ran past its time limit and was stopped")]
+    Timeout,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// An error already shaped for GraphQL (and logged), passed along.
@@ -41,6 +47,8 @@ impl AppError {
             Self::BadInput { .. } => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Unavailable { .. } => "UNAVAILABLE",
+            Self::Timeout => "TIMEOUT",
             Self::Internal(_) => "INTERNAL",
             Self::Relayed(_) => "INTERNAL",
         }
@@ -57,20 +65,183 @@ impl AppError {
         Self::Internal(Box::new(e))
     }
 
-    /// Maps a unique-key violation to the error the caller should see, and
-    /// everything else to INTERNAL. The one place that knows how each
-    /// backend reports duplicates.
+    /// Maps a unique-key violation to the error the caller should see;
+    /// everything else goes through the constraint table and the
+    /// database-error classification of `From<DbErr>`.
     pub fn from_unique(e: DbErr, on_duplicate: impl FnOnce() -> AppError) -> AppError {
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => on_duplicate(),
             _ => e.into(),
         }
     }
+
+    /// The status of this error on a plain HTTP endpoint (not GraphQL).
+    pub fn rest_status(&self) -> u16 {
+        match self {
+            Self::Unauthenticated | Self::UnauthenticatedWith(_) => 401,
+            Self::Forbidden => 403,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::BadInput { .. } => 422,
+            Self::RateLimited { .. } => 429,
+            Self::Unavailable { .. } => 503,
+            Self::Timeout => 503,
+            Self::Internal(_) | Self::Relayed(_) => 500,
+        }
+    }
+
+    /// The HTTP status for an error answered outside GraphQL execution.
+    pub fn http_status(&self) -> actix_web::http::StatusCode {
+        use actix_web::http::StatusCode;
+        match self {
+            Self::Unavailable { .. } | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::OK,
+        }
+    }
+}
+
+/// An error as one entry of a GraphQL `errors` list.
+pub fn error_json(e: &AppError) -> serde_json::Value {
+    serde_json::to_value(crate::graphql::server_error(e)).unwrap_or_else(
+        |_| serde_json::json!({ "message": e.to_string(), "extensions": { "code": e.code() } }),
+    )
+}
+
+/// A unique constraint the API knows, with the answer a violation gets.
+/// PostgreSQL names the constraint; SQLite names its columns.
+struct Constraint {
+    name: &'static str,
+    sqlite_columns: &'static str,
+    field: &'static str,
+    message: &'static str,
+}
+
+const CONSTRAINTS: &[Constraint] = &[
+    Constraint {
+        name: "ux_tenants_slug",
+        sqlite_columns: "tenants.slug",
+        field: "tenantSlug",
+        message: "this tenant slug is already taken",
+    },
+    Constraint {
+        name: "ux_users_tenant_email",
+        sqlite_columns: "users.tenant_id, users.email",
+        field: "email",
+        message: "a user with this email already exists",
+    },
+    Constraint {
+        name: "ux_pipelines_tenant_name",
+        sqlite_columns: "pipelines.tenant_id, pipelines.name",
+        field: "name",
+        message: "a pipeline with this name already exists",
+    },
+    Constraint {
+        name: "ux_stages_pipeline_name",
+        sqlite_columns: "stages.tenant_id, stages.pipeline_id, stages.name",
+        field: "name",
+        message: "a stage with this name already exists in the pipeline (deleted stages keep their names)",
+    },
+    Constraint {
+        name: "ux_sources_tenant_name",
+        sqlite_columns: "sources.tenant_id, sources.name",
+        field: "name",
+        message: "a source with this name already exists",
+    },
+    Constraint {
+        name: "ux_exchange_rates_tenant_currency",
+        sqlite_columns: "exchange_rates.tenant_id, exchange_rates.currency",
+        field: "currency",
+        message: "a rate for this currency already exists",
+    },
+    Constraint {
+        name: "ux_opportunity_contacts",
+        sqlite_columns: "opportunity_contacts.tenant_id, opportunity_contacts.opportunity_id, opportunity_contacts.contact_id",
+        field: "contactId",
+        message: "this contact is already on the opportunity",
+    },
+    Constraint {
+        name: "ux_opportunity_team",
+        sqlite_columns: "opportunity_team.tenant_id, opportunity_team.opportunity_id, opportunity_team.user_id",
+        field: "userId",
+        message: "this user is already on the opportunity's team",
+    },
+];
+
+/// The answer for a violated unique constraint, by its name.
+fn unique_violation(db: &dyn sea_orm::sqlx::error::DatabaseError) -> Option<AppError> {
+    let message = db.message();
+    let c = match db.constraint() {
+        Some(name) => CONSTRAINTS.iter().find(|c| c.name == name),
+        None => message
+            .strip_prefix("UNIQUE constraint failed: ")
+            .and_then(|cols| CONSTRAINTS.iter().find(|c| c.sqlite_columns == cols)),
+    }?;
+    Some(AppError::bad_input(c.field, c.message))
+}
+
+/// Reads a database failure for what the client should be told. The
+/// cause itself is logged by the caller, never sent.
+fn classify(e: &DbErr) -> Option<AppError> {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let unavailable = Some(AppError::Unavailable {
+        retry_after_secs: 2,
+    });
+    let runtime = match e {
+        // no connection could be had or made: the database is away
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return unavailable,
+        DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return None,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return None;
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => unavailable,
+        Sqlx::Database(db) => {
+            let code = db.code();
+            match code.as_deref() {
+                // PostgreSQL: statement_timeout / a cancelled statement
+                Some("57014") => Some(AppError::Timeout),
+                // PostgreSQL shutting down, starting, or refusing
+                // connections; SQLite busy or locked
+                Some(
+                    "57P01" | "57P02" | "57P03" | "55000" | "53300" | "08000" | "08003" | "08006"
+                    | "5" | "6" | "517" | "261" | "262",
+                ) => unavailable,
+                // serialization failure or deadlock: a concurrent writer won
+                Some("40001" | "40P01") => Some(AppError::Conflict(
+                    "a concurrent change got there first; retry".into(),
+                )),
+                // values the column types cannot hold
+                Some("22021" | "22008" | "22003" | "22007" | "22P05") => Some(AppError::BadInput {
+                    message: "a value is outside what can be stored".into(),
+                    field: None,
+                }),
+                _ if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    unique_violation(db.as_ref())
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 impl From<DbErr> for AppError {
     fn from(e: DbErr) -> Self {
-        Self::Internal(Box::new(e))
+        match classify(&e) {
+            Some(mapped) => {
+                tracing::warn!(error = %chain(&e), code = mapped.code(), "database error answered as {}", mapped.code());
+                mapped
+            }
+            None => Self::Internal(Box::new(e)),
+        }
     }
 }
 
@@ -129,7 +300,7 @@ impl ErrorExtensions for AppError {
                 Self::BadInput {
                     field: Some(field), ..
                 } => ext.set("field", *field),
-                Self::RateLimited { retry_after_secs } => {
+                Self::RateLimited { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
                     ext.set("retryAfterSeconds", *retry_after_secs)
                 }
                 _ => {}

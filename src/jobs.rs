@@ -5,7 +5,7 @@ use std::time::Duration;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
 
 use crate::error::AppResult;
@@ -42,7 +42,7 @@ const BATCH: u64 = 500;
 pub async fn sweep(db: &DatabaseConnection, bus: &EventBus) -> AppResult<usize> {
     let mut total = 0;
     loop {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let late = claim_became_late(&txn, BATCH).await?;
         let overdue = claim_became_overdue(&txn, BATCH).await?;
         let full = late.len() as u64 >= BATCH || overdue.len() as u64 >= BATCH;

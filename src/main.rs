@@ -55,6 +55,7 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     crm_server::telemetry::init();
+    crm_server::telemetry::install_panic_hook();
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -98,7 +99,12 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn migrate(settings: Settings, status: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let db = crm_server::db::connect(&settings.database_url, 2).await?;
+    let db = crm_server::db::connect(
+        &settings.database_url,
+        2,
+        std::time::Duration::from_secs(3600),
+    )
+    .await?;
     if status {
         for m in Migrator::get_migration_with_status(&db).await? {
             println!("{}\t{}", m.name(), m.status());
@@ -111,7 +117,12 @@ async fn migrate(settings: Settings, status: bool) -> Result<(), Box<dyn std::er
 }
 
 async fn run_seed(settings: Settings, opts: SeedOptions) -> Result<(), Box<dyn std::error::Error>> {
-    let db = crm_server::db::connect(&settings.database_url, 2).await?;
+    let db = crm_server::db::connect(
+        &settings.database_url,
+        2,
+        std::time::Duration::from_secs(3600),
+    )
+    .await?;
     crm_server::db::migrate(&db).await?;
     let report = crm_server::seed::run(&db, opts).await?;
     print!("{report}");

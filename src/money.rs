@@ -6,6 +6,11 @@
 //! converted amount, and only then sums ("totals add up to the rows").
 //! SQLite has no exact decimal type, so the conversion is integer
 //! arithmetic laid out to stay inside 64 bits on both backends.
+//!
+//! Nothing here may panic on input: arithmetic is checked (the lint below
+//! refuses any operator that could overflow), and out-of-range values are
+//! BAD_USER_INPUT naming the field.
+#![deny(clippy::arithmetic_side_effects)]
 use async_graphql::SimpleObject;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -41,6 +46,12 @@ impl Money {
 /// Rounds half away from zero to 2 decimals and returns cents. Negative or
 /// absurdly large amounts are refused.
 pub fn parse_amount(field: &'static str, value: Decimal) -> AppResult<i64> {
+    let too_large = || AppError::bad_input(field, format!("{field} must be at most 1000000000.00"));
+    // refuse the absurd before any arithmetic: near Decimal's own limit
+    // (about 7.9e28) even rounding can overflow
+    if value.abs() > Decimal::from(MAX_CENTS) {
+        return Err(too_large());
+    }
     let rounded = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     if rounded.is_sign_negative() && !rounded.is_zero() {
         return Err(AppError::bad_input(
@@ -48,16 +59,23 @@ pub fn parse_amount(field: &'static str, value: Decimal) -> AppResult<i64> {
             format!("{field} must not be negative"),
         ));
     }
-    (rounded * Decimal::ONE_HUNDRED)
-        .to_i64()
+    rounded
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|c| c.to_i64())
         .filter(|c| *c <= MAX_CENTS)
-        .ok_or_else(|| AppError::bad_input(field, format!("{field} must be at most 1000000000.00")))
+        .ok_or_else(too_large)
 }
 
 /// A rate > 0 with at most 9 decimals (more are rounded), as billionths.
 pub fn parse_rate(field: &'static str, value: Decimal) -> AppResult<i64> {
-    let rounded = value.round_dp_with_strategy(9, RoundingStrategy::MidpointAwayFromZero);
-    let nanos = (rounded * Decimal::from(RATE_SCALE)).to_i64();
+    let nanos = if value.abs() > Decimal::from(MAX_RATE) {
+        None
+    } else {
+        value
+            .round_dp_with_strategy(9, RoundingStrategy::MidpointAwayFromZero)
+            .checked_mul(Decimal::from(RATE_SCALE))
+            .and_then(|n| n.to_i64())
+    };
     match nanos {
         Some(n) if n > 0 && n <= MAX_RATE * RATE_SCALE => Ok(n),
         _ => Err(AppError::bad_input(
@@ -73,16 +91,27 @@ pub fn rate_to_decimal(nanos: i64) -> Decimal {
 
 /// potential × probability / 100, rounded half away from zero (amounts are
 /// never negative, so adding half and truncating is exactly that).
+/// Computed in 128 bits; a result past i64 (impossible for stored amounts
+/// and probabilities) saturates rather than panics.
 pub fn weighted_cents(cents: i64, probability: i32) -> i64 {
-    (cents * i64::from(probability) + 50) / 100
+    let wide = i128::from(cents)
+        .saturating_mul(i128::from(probability))
+        .saturating_add(50)
+        .checked_div(100)
+        .unwrap_or_default();
+    i64::try_from(wide).unwrap_or(i64::MAX)
 }
 
 /// Converts cents with a rate in billionths, rounding half away from zero.
+/// Exact in 128 bits; saturates past i64 instead of panicking.
 pub fn convert_cents(cents: i64, rate_nanos: i64) -> i64 {
-    let s = RATE_SCALE;
-    cents * (rate_nanos / s)
-        + (cents / s) * (rate_nanos % s)
-        + ((cents % s) * (rate_nanos % s) + s / 2) / s
+    let half = i128::from(RATE_SCALE / 2);
+    let wide = i128::from(cents)
+        .saturating_mul(i128::from(rate_nanos))
+        .saturating_add(half)
+        .checked_div(i128::from(RATE_SCALE))
+        .unwrap_or_default();
+    i64::try_from(wide).unwrap_or(i64::MAX)
 }
 
 /// The SQL twin of [`convert_cents`]: the same integer steps, so that each
@@ -124,6 +153,11 @@ mod tests {
         assert_eq!(parse_amount("p", d("-0.001")).unwrap(), 0);
         assert!(parse_amount("p", d("-0.01")).is_err());
         assert!(parse_amount("p", d("1000000000.01")).is_err());
+        // the panics of the attack: near Decimal's limit
+        for huge in ["1e27", "79228162514264337593543950335", "-1e27", "7.9e19"] {
+            assert!(parse_amount("p", d(huge)).is_err(), "{huge}");
+            assert!(parse_rate("r", d(huge)).is_err(), "{huge}");
+        }
         assert_eq!(
             Money::from_cents(1250000, "EUR").amount.to_string(),
             "12500.00"

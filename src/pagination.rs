@@ -26,6 +26,14 @@ pub fn connection_complexity(child: usize, first: Option<i32>) -> usize {
     n.saturating_mul(child).saturating_add(1)
 }
 
+/// Complexity of a plain list field: what each item costs times the
+/// number of items such a list usually holds. Without it a list counted
+/// as one item, and `pipelines { stages { opportunities(first: 60) } }`
+/// passed as if it were one board column.
+pub fn list_complexity(child: usize, typical: usize) -> usize {
+    typical.saturating_mul(child).saturating_add(1)
+}
+
 pub fn encode_cursor<T: Serialize>(key: &T) -> String {
     let json = serde_json::to_vec(key).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)

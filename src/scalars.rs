@@ -11,9 +11,17 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
+            // both databases store years 1 to 9999 alike; outside that,
+            // PostgreSQL refuses and SQLite compares dates as text
             Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1..=9999).contains(&chrono::Datelike::year(d)))
                 .map(Date)
-                .map_err(|_| InputValueError::custom("expected a date such as \"2026-11-27\"")),
+                .ok_or_else(|| {
+                    InputValueError::custom(
+                        "expected a date between 0001-01-01 and 9999-12-31, such as \"2026-11-27\"",
+                    )
+                }),
             _ => Err(InputValueError::expected_type(value)),
         }
     }

@@ -197,7 +197,9 @@ pub async fn run(db: &DatabaseConnection, opts: SeedOptions) -> Result<SeedRepor
 
     let pw = Password::parse("password", &opts.password).map_err(password_error)?;
     // argon2 is deliberately slow: one hash serves every seeded user
-    let password_hash = password::hash(&pw).await.map_err(password_error)?;
+    let password_hash = password::hash_standalone(&pw)
+        .await
+        .map_err(password_error)?;
     let anchor = now().date_naive().and_time(NaiveTime::MIN).and_utc();
 
     let mut tenants = Vec::with_capacity(plans.len());

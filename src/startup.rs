@@ -36,8 +36,12 @@ impl Application {
     /// Connects and migrates the database, then binds the port (0 picks a
     /// free one, which is what the tests do).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let mut db =
-            crate::db::connect(&settings.database_url, settings.database_max_connections).await?;
+        let mut db = crate::db::connect(
+            &settings.database_url,
+            settings.database_max_connections,
+            settings.request_timeout,
+        )
+        .await?;
         crate::db::migrate(&db).await?;
         // counts every SQL statement the instance runs: the N+1 tests read it
         let statements = Arc::new(AtomicU64::new(0));
@@ -74,6 +78,12 @@ impl Application {
                 .ws_recheck_interval
                 .max(std::time::Duration::from_secs(1)),
             shutdown,
+            request_timeout: settings.request_timeout,
+            passwords: crate::auth::password::PasswordHashing::new(
+                settings.hash_threads,
+                settings.hash_queue,
+            )?,
+            allowed_origins: settings.cors_allowed_origins.clone(),
         });
         let listener =
             TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {
@@ -87,6 +97,8 @@ impl Application {
         let cors_settings = settings.clone();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(http::catch_panics)
+                .wrap(http::security_headers())
                 .wrap(http::cors(&cors_settings))
                 .app_data(web::Data::new(schema.clone()))
                 .app_data(web::Data::new(state.clone()))

@@ -23,4 +23,10 @@ pub struct AppState {
     /// Turns true when the instance is shutting down: open WebSockets then
     /// close with 1001 so clients move to another instance at once.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Origins browsers may call from (CORS) and open WebSockets from.
+    pub allowed_origins: Vec<String>,
+    /// The budgeted argon2 pool.
+    pub passwords: crate::auth::password::PasswordHashing,
+    /// See `Settings::request_timeout`.
+    pub request_timeout: Duration,
 }

@@ -7,7 +7,6 @@ pub mod document;
 pub mod exchange_rate;
 pub mod intake_key;
 pub mod intake_request;
-pub mod login_failure;
 pub mod opportunity;
 pub mod opportunity_change;
 pub mod opportunity_contact;

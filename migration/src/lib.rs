@@ -7,6 +7,7 @@ mod m20261127_000002_pipeline_core;
 mod m20261127_000003_activities_documents;
 mod m20261127_000004_intake;
 mod m20261127_000005_event_marks;
+mod m20261201_000006_login_throttles;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_activities_documents::Migration),
             Box::new(m20261127_000004_intake::Migration),
             Box::new(m20261127_000005_event_marks::Migration),
+            Box::new(m20261201_000006_login_throttles::Migration),
         ]
     }
 }

@@ -32,6 +32,9 @@ impl std::fmt::Debug for JwtSettings {
 pub struct Claims {
     pub sub: Uuid,
     pub tid: Uuid,
+    /// The session (refresh-token family) the token was issued to: the
+    /// token dies with its session (logout, password change, reuse).
+    pub sid: Uuid,
     pub role: String,
     pub iss: String,
     pub aud: String,
@@ -46,6 +49,7 @@ pub struct Claims {
 pub struct TokenIdentity {
     pub user: UserId,
     pub tenant: TenantId,
+    pub session: Uuid,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -79,6 +83,7 @@ impl JwtService {
         &self,
         user: UserId,
         tenant: TenantId,
+        session: Uuid,
         role: Role,
     ) -> AppResult<(String, DateTime<Utc>)> {
         let now = Utc::now();
@@ -88,6 +93,7 @@ impl JwtService {
         let claims = Claims {
             sub: user.0,
             tid: tenant.0,
+            sid: session,
             role: role.as_str().to_string(),
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
@@ -112,6 +118,7 @@ impl JwtService {
         Some(TokenIdentity {
             user: UserId(data.claims.sub),
             tenant: TenantId(data.claims.tid),
+            session: data.claims.sid,
             expires_at: DateTime::from_timestamp(data.claims.exp, 0)?,
         })
     }

@@ -2,6 +2,7 @@
 //! that resolvers and guards read.
 pub mod jwt;
 pub mod password;
+pub mod throttle;
 
 use async_graphql::{Context, ErrorExtensions, Guard};
 use base64::Engine;

@@ -1,9 +1,13 @@
 //! Schema assembly, limits and the glue resolvers use to reach shared state.
+pub mod limits;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::{Context, MergedObject, MergedSubscription, Response, Schema};
+use async_graphql::{
+    Context, ErrorExtensions, MergedObject, MergedSubscription, Response, Schema, ServerError,
+};
 
 use crate::error::{AppError, AppResult};
 use crate::modules::account::{AccountMutation, AccountQuery};
@@ -42,9 +46,11 @@ pub struct Subscription(OpportunitySubscription, ActivitySubscription);
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 pub const MAX_DEPTH: usize = 10;
-pub const MAX_COMPLEXITY: usize = 2000;
+/// Roughly the number of fields a response may resolve: connections
+/// count their page size, plain lists their typical length.
+pub const MAX_COMPLEXITY: usize = 10_000;
 pub const MAX_RECURSIVE_DEPTH: usize = 32;
-pub const MAX_ALIASES: usize = 15;
+pub use limits::MAX_ALIASES;
 
 pub fn build_schema(state: Option<Arc<AppState>>) -> AppSchema {
     let mut builder = Schema::build(
@@ -112,5 +118,43 @@ impl Extension for ExecutionMarker {
             flag.0.store(true, Ordering::Relaxed);
         }
         next.run(ctx, operation_name).await
+    }
+}
+
+/// Runs one request with a wall-clock limit, turning a panic anywhere in
+/// it into an INTERNAL answer rather than a dropped connection. Dropping
+/// the future at the deadline cancels its work and frees its database
+/// connection.
+pub async fn run_bounded(
+    request: impl std::future::Future<Output = Response>,
+    limit: std::time::Duration,
+) -> Response {
+    use futures_util::FutureExt;
+    let guarded = std::panic::AssertUnwindSafe(request).catch_unwind();
+    let error = match tokio::time::timeout(limit, guarded).await {
+        Ok(Ok(response)) => return response,
+        // the panic hook has logged it, with the request span
+        Ok(Err(_)) => AppError::Internal("a request panicked".into()),
+        Err(_) => AppError::Timeout,
+    };
+    Response::from_errors(vec![server_error(&error)])
+}
+
+/// An `AppError` as a request-level GraphQL error.
+pub fn server_error(error: &AppError) -> ServerError {
+    error
+        .extend()
+        .into_server_error(async_graphql::Pos::default())
+}
+
+/// Every error a client sees carries `extensions.code`. async-graphql's
+/// own execution errors (a scalar that does not parse, a variable of the
+/// wrong type) come without one: they are the client's input at fault.
+pub fn fill_codes(errors: &mut [ServerError]) {
+    for e in errors {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            ext.set("code", "BAD_USER_INPUT");
+        }
     }
 }

@@ -14,9 +14,7 @@ use std::time::Instant;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
-};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, ServerError, Variables};
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
@@ -24,7 +22,8 @@ use tracing::Instrument;
 
 use crate::auth::{AuthContext, RequestAuth, TenantSettings};
 use crate::domain::{CurrencyCode, Role, Timezone};
-use crate::graphql::{AppSchema, Executed, MAX_ALIASES};
+use crate::error::AppResult;
+use crate::graphql::{AppSchema, Executed, limits};
 use crate::modules::account::service::active_user;
 use crate::state::AppState;
 
@@ -292,6 +291,7 @@ pub async fn get(
     if matches!(params, Ok(None)) && wants_html(&req) && graphiql.0 {
         return HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
+            .insert_header((header::CONTENT_SECURITY_POLICY, super::GRAPHIQL_CSP))
             .body(GraphiQLSource::build().endpoint("/graphql").finish());
     }
     let Some(media) = negotiate(&req) else {
@@ -353,28 +353,46 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<&str> {
 pub async fn authenticate(
     state: &AppState,
     token: Option<&str>,
-) -> Option<(AuthContext, TenantSettings)> {
-    let identity = token.and_then(|t| state.jwt.verify(t))?;
-    let (user, tenant) = match active_user(state, identity.tenant, identity.user).await {
-        Ok(found) => found?,
-        Err(e) => {
-            tracing::error!(error = %e, "could not load the caller");
-            return None;
-        }
+) -> AppResult<Option<(AuthContext, TenantSettings)>> {
+    let Some(identity) = token.and_then(|t| state.jwt.verify(t)) else {
+        return Ok(None);
     };
-    let role = Role::from_db(&user.role).ok()?;
-    let settings = TenantSettings {
-        currency: CurrencyCode::parse("currency", &tenant.currency).ok()?,
-        timezone: Timezone::parse("timezone", &tenant.timezone).ok()?,
+    // a database that cannot answer is UNAVAILABLE, never "signed out":
+    // clients sign users out on UNAUTHENTICATED
+    let Some((user, tenant)) =
+        active_user(state, identity.tenant, identity.user, identity.session).await?
+    else {
+        return Ok(None);
     };
-    Some((
+    let Ok(role) = Role::from_db(&user.role) else {
+        return Ok(None);
+    };
+    let (Ok(currency), Ok(timezone)) = (
+        CurrencyCode::parse("currency", &tenant.currency),
+        Timezone::parse("timezone", &tenant.timezone),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some((
         AuthContext {
             user: identity.user,
             tenant: identity.tenant,
             role,
         },
-        settings,
-    ))
+        TenantSettings { currency, timezone },
+    )))
+}
+
+/// The address of the client, as the throttles key it: the peer's
+/// address (a proxy in front should be the only peer, and is trusted to
+/// be one address per client only when it says so in a later version).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl ClientAddr {
+    pub fn of(req: &HttpRequest) -> Self {
+        Self(req.peer_addr().map(|a| a.ip()))
+    }
 }
 
 /// Per-request data every resolver may need: the caller, its tenant's
@@ -398,33 +416,6 @@ pub fn request_data(
         None => req = req.data(RequestAuth(None)),
     }
     req
-}
-
-fn count_aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|sel| match &sel.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
-            }
-            Selection::InlineFragment(i) => count_aliases(&i.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
-}
-
-pub(crate) fn document_aliases(doc: &ExecutableDocument) -> usize {
-    let ops: usize = doc
-        .operations
-        .iter()
-        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
-        .sum();
-    let frags: usize = doc
-        .fragments
-        .values()
-        .map(|f| count_aliases(&f.node.selection_set.node))
-        .sum();
-    ops + frags
 }
 
 fn selected_operation(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
@@ -492,13 +483,14 @@ async fn execute(
             }
         }
         let op_name = gql.operation_name.clone();
-        let (aliases, op) = match gql.parsed_query() {
-            Ok(doc) => (document_aliases(doc), selected_operation(doc, op_name.as_deref())),
-            Err(e) => {
-                let (s, b) = request_error(vec![e], "GRAPHQL_PARSE_FAILED");
-                return (s, b, false);
-            }
-        };
+        if let Err(refusal) = limits::screen(&mut gql) {
+            let (s, b) = request_error(vec![*refusal.error], refusal.code);
+            return (s, b, false);
+        }
+        let op = gql
+            .parsed_query()
+            .ok()
+            .and_then(|doc| selected_operation(doc, op_name.as_deref()));
         if is_get && op == Some(OperationType::Mutation) {
             let body = json!({ "errors": [{ "message": "mutations must use POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] });
             return (StatusCode::METHOD_NOT_ALLOWED, body, true);
@@ -511,19 +503,24 @@ async fn execute(
             let (s, b) = request_error(vec![e], "BAD_REQUEST");
             return (s, b, false);
         }
-        if aliases > MAX_ALIASES {
-            let e = ServerError::new(format!("the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed"), None);
-            let (s, b) = request_error(vec![e], "GRAPHQL_VALIDATION_FAILED");
-            return (s, b, false);
-        }
+        let caller = match authenticate(state, bearer(req)).await {
+            Ok(caller) => caller,
+            Err(e) => {
+                let body = json!({ "errors": [crate::error::error_json(&e)] });
+                return (e.http_status(), body, false);
+            }
+        };
         let executed = Executed::default();
-        let caller = authenticate(state, bearer(req)).await;
-        let gql = request_data(state, caller, gql).data(executed.clone());
-        let resp = schema.execute(gql).await;
+        let gql = request_data(state, caller, gql)
+            .data(executed.clone())
+            .data(ClientAddr::of(req));
+        let mut resp =
+            crate::graphql::run_bounded(schema.execute(gql), state.request_timeout).await;
         if !executed.get() {
             let (s, b) = request_error(resp.errors, "GRAPHQL_VALIDATION_FAILED");
             return (s, b, false);
         }
+        crate::graphql::fill_codes(&mut resp.errors);
         let body = serde_json::to_value(&resp).unwrap_or_else(|_| json!({ "data": null }));
         (StatusCode::OK, body, false)
     }

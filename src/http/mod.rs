@@ -48,6 +48,50 @@ pub fn cors(settings: &Settings) -> Cors {
     cors
 }
 
+/// Answers a handler's panic with a JSON 500 instead of dropping the
+/// connection (the panic hook has logged it). GraphQL requests never get
+/// here: their boundary answers INTERNAL inside a normal response.
+pub fn catch_panics<S>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<
+    Output = Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error>,
+> + use<S>
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+            Error = actix_web::Error,
+        >,
+{
+    use futures_util::FutureExt;
+    let fut = srv.call(req);
+    async move {
+        match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(answer) => answer,
+            Err(_) => {
+                let body = HttpResponse::InternalServerError().json(serde_json::json!({
+                    "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]
+                }));
+                Err(actix_web::error::InternalError::from_response("panic", body).into())
+            }
+        }
+    }
+}
+
+/// Headers every answer carries: no MIME sniffing, no referrer leaking a
+/// calendar-feed token, no framing.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+}
+
+/// The GraphiQL page's policy: its scripts and styles come from unpkg,
+/// it talks to this origin only (HTTP and WebSocket), and no one may frame it.
+pub const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self' 'unsafe-inline' https://unpkg.com; style-src 'self' 'unsafe-inline' https://unpkg.com; font-src 'self' data: https://unpkg.com; img-src 'self' data: https:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }

@@ -29,10 +29,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::graphql::{authenticate, document_aliases, request_data, request_error_body};
+use super::graphql::{authenticate, request_data, request_error_body};
 use crate::auth::{AuthContext, TenantSettings};
 use crate::events::LagSignal;
-use crate::graphql::{AppSchema, MAX_ALIASES};
+use crate::graphql::{AppSchema, limits};
 use crate::state::AppState;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -60,6 +60,11 @@ pub async fn upgrade(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == PROTOCOL);
+    if !origin_allowed(&req, &state.allowed_origins) {
+        return HttpResponse::Forbidden()
+            .content_type("application/json")
+            .json(json!({ "errors": [{ "message": "this Origin may not open a WebSocket", "extensions": { "code": "FORBIDDEN" } }] }));
+    }
     let (response, session, stream) = match actix_ws::handle_with_protocols(&req, body, &[PROTOCOL])
     {
         Ok(parts) => parts,
@@ -79,6 +84,29 @@ pub async fn upgrade(
             .await;
     });
     response
+}
+
+/// A browser page may open a socket only from an allowed origin, or from
+/// the server's own (GraphiQL): cookies are not used, but a socket is not
+/// covered by CORS, so the Origin is checked here. Clients that are not
+/// browsers send no Origin.
+fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let own_host = origin.split_once("://").map(|(_, rest)| rest);
+    host.is_some_and(|h| own_host.is_some_and(|o| o.eq_ignore_ascii_case(h)))
 }
 
 #[derive(Deserialize)]
@@ -280,7 +308,9 @@ impl Connection {
     async fn recheck(&self) -> Option<Closing> {
         let (auth, _) = self.caller.as_ref()?;
         match authenticate(&self.state, self.token.as_deref()).await {
-            Some((now, _)) if now.role == auth.role => None,
+            Ok(Some((now, _))) if now.role == auth.role => None,
+            // the database blinked: keep the socket, check again next time
+            Err(_) => None,
             _ => Some((
                 4403,
                 "Forbidden: the user changed; reconnect with a fresh token".into(),
@@ -301,8 +331,10 @@ impl Connection {
                 }
                 self.init_received = true;
                 let token = payload.as_ref().and_then(bearer_of);
-                let Some(caller) = authenticate(&self.state, token.as_deref()).await else {
-                    return Some((4403, "Forbidden".into()));
+                let caller = match authenticate(&self.state, token.as_deref()).await {
+                    Ok(Some(caller)) => caller,
+                    Ok(None) => return Some((4403, "Forbidden".into())),
+                    Err(_) => return Some((1013, "Try again later".into())),
                 };
                 let Some(expires_at) = token
                     .as_deref()
@@ -360,22 +392,8 @@ impl Connection {
                 request.extensions.insert(k, v);
             }
         }
-        match request.parsed_query() {
-            Err(e) => {
-                return self.send(server_errors(&id, vec![e], "GRAPHQL_PARSE_FAILED"));
-            }
-            Ok(doc) => {
-                let aliases = document_aliases(doc);
-                if aliases > MAX_ALIASES {
-                    let e = async_graphql::ServerError::new(
-                        format!(
-                            "the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed"
-                        ),
-                        None,
-                    );
-                    return self.send(server_errors(&id, vec![e], "GRAPHQL_VALIDATION_FAILED"));
-                }
-            }
+        if let Err(refusal) = limits::screen(&mut request) {
+            return self.send(server_errors(&id, vec![*refusal.error], refusal.code));
         }
         let request = request_data(&self.state, Some(caller), request).data(self.lag.clone());
         let mut responses = self.schema.execute_stream(request);
@@ -384,11 +402,12 @@ impl Connection {
         let op_id = id.clone();
         let task = tokio::spawn(async move {
             let mut first = true;
-            while let Some(resp) = responses.next().await {
+            while let Some(mut resp) = responses.next().await {
                 let failed = first && resp.data == async_graphql::Value::Null && resp.is_err();
                 let text = if failed {
                     server_errors(&op_id, resp.errors, "GRAPHQL_VALIDATION_FAILED")
                 } else {
+                    crate::graphql::fill_codes(&mut resp.errors);
                     json!({ "id": op_id, "type": "next", "payload": resp }).to_string()
                 };
                 first = false;

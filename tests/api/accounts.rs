@@ -124,12 +124,9 @@ dual_test!(login_is_throttled_after_five_failures, |app| {
         .await;
     assert_eq!(code(&ghost), "RATE_LIMITED");
     // once the window has passed, logging in works again
-    use sea_orm::{EntityTrait, sea_query::Expr};
+    use sea_orm::ConnectionTrait;
     let db = app.db().await;
-    let past = chrono::Utc::now() - chrono::Duration::minutes(16);
-    entity::login_failure::Entity::update_many()
-        .col_expr(entity::login_failure::Column::FailedAt, Expr::value(past))
-        .exec(&db)
+    db.execute_unprepared("UPDATE login_throttles SET window_start = window_start - 16 * 60")
         .await
         .unwrap();
     let ok = app.login(&s.slug, "ann@throttle.co", PASSWORD).await;
@@ -192,12 +189,20 @@ dual_test!(logout_revokes_the_session, |app| {
     let q = "mutation($t: String!) { logout(refreshToken: $t) }";
     let anon = app.gql(None, q, json!({ "t": s.refresh })).await;
     assert_eq!(code(&anon), "UNAUTHENTICATED");
+    let unknown = app.gql(Some(&s.token), q, json!({ "t": "unknown" })).await;
+    assert_eq!(unknown["data"]["logout"], false);
+    // another device of the same user keeps its session
+    let other = app.login(&s.slug, "ann@logout.co", PASSWORD).await;
+    let other_token = other["data"]["login"]["accessToken"].as_str().unwrap();
     let v = app.gql(Some(&s.token), q, json!({ "t": s.refresh })).await;
     assert_eq!(v["data"]["logout"], true);
     let r = app.gql(None, REFRESH, json!({ "t": s.refresh })).await;
     assert_eq!(code(&r), "UNAUTHENTICATED");
-    let unknown = app.gql(Some(&s.token), q, json!({ "t": "unknown" })).await;
-    assert_eq!(unknown["data"]["logout"], false);
+    // the access token of the ended session dies with it, at once
+    let me = app.gql(Some(&s.token), "{ me { id } }", json!({})).await;
+    assert_eq!(code(&me), "UNAUTHENTICATED", "{me}");
+    let me = app.gql(Some(other_token), "{ me { id } }", json!({})).await;
+    assert!(me["errors"].is_null(), "{me}");
 });
 
 dual_test!(

@@ -101,6 +101,9 @@ pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
         // off unless a test asks: its statements would blur the counts
         event_sweep_interval: Duration::ZERO,
         ws_recheck_interval: Duration::from_secs(60),
+        request_timeout: Duration::from_secs(10),
+        hash_threads: 2,
+        hash_queue: 64,
     }
 }
 

@@ -303,11 +303,11 @@ dual_test!(internal_errors_leak_nothing, |app| {
     use sea_orm::ConnectionTrait;
     let s = app.sign_up("Leak Co", "ann@leak.co").await;
     let db = app.db().await;
-    db.execute_unprepared("DROP TABLE login_failures")
+    db.execute_unprepared("DROP TABLE login_throttles")
         .await
         .unwrap();
     let v = app.login(&s.slug, "ann@leak.co", "wrong password").await;
     assert_eq!(v["errors"][0]["extensions"]["code"], "INTERNAL");
     assert_eq!(v["errors"][0]["message"], "internal error");
-    assert!(!v.to_string().to_lowercase().contains("login_failures"));
+    assert!(!v.to_string().to_lowercase().contains("login_throttles"));
 });

@@ -10,6 +10,7 @@ mod activities;
 mod analytics;
 mod binary;
 mod contacts;
+mod hardening;
 mod http_layer;
 mod intake;
 mod isolation;

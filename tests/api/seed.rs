@@ -19,7 +19,9 @@ fn scale_options() -> SeedOptions {
 }
 
 async fn migrated(url: &str) -> DatabaseConnection {
-    let db = crm_server::db::connect(url, 2).await.unwrap();
+    let db = crm_server::db::connect(url, 2, std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
     crm_server::db::migrate(&db).await.unwrap();
     db
 }
@@ -255,7 +257,9 @@ async fn demo_seed_can_log_in() {
         .unwrap();
     assert_eq!(admin.role, "ADMIN");
     assert!(
-        crm_server::auth::password::verify(seed::DEFAULT_PASSWORD, Some(admin.password_hash))
+        crm_server::auth::password::PasswordHashing::new(1, 1)
+            .unwrap()
+            .verify(seed::DEFAULT_PASSWORD, Some(admin.password_hash))
             .await
             .unwrap()
     );

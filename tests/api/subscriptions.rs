@@ -828,7 +828,9 @@ async fn a_backlog_is_swept_in_batches_exactly_once() {
     use sea_orm::{ConnectionTrait, Statement};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
-    let db = crm_server::db::connect(&url, 2).await.unwrap();
+    let db = crm_server::db::connect(&url, 2, std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
     crm_server::db::migrate(&db).await.unwrap();
     seed::run(
         &db,

@@ -5,10 +5,20 @@ use serde_json::{Value, json};
 use crate::dual_test;
 use crate::helpers::{JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, code};
 
-fn claims(sub: &str, tid: &str) -> Value {
+/// The session id a real access token was issued to.
+pub fn sid_of(token: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    v["sid"].as_str().unwrap().to_string()
+}
+
+fn claims(sub: &str, tid: &str, sid: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({
-        "sub": sub, "tid": tid, "role": "ADMIN", "iss": JWT_ISSUER, "aud": JWT_AUDIENCE,
+        "sub": sub, "tid": tid, "sid": sid, "role": "ADMIN", "iss": JWT_ISSUER, "aud": JWT_AUDIENCE,
         "exp": now + 600, "iat": now, "nbf": now, "typ": "access"
     })
 }
@@ -33,7 +43,7 @@ fn unsigned(claims: &Value) -> String {
 
 dual_test!(every_bad_token_is_unauthenticated, |app| {
     let s = app.sign_up("Token Co", "ann@token.co").await;
-    let good = claims(&s.user_id, &s.tenant_id);
+    let good = claims(&s.user_id, &s.tenant_id, &sid_of(&s.token));
     // the control: a token we forge correctly is accepted
     let ok = app
         .gql(

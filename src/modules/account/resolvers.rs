@@ -27,6 +27,7 @@ impl AccountQuery {
     }
 
     /// The tenant's users, by name. Inactive ones only when asked for.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 20)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -49,7 +50,10 @@ impl AccountMutation {
     /// Signs in. After 5 failures for the same tenant and email within 15
     /// minutes, answers RATE_LIMITED until the window has passed.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<AuthPayload> {
-        Ok(service::login(ctx.state()?, input).await?)
+        let address = ctx
+            .data_opt::<crate::http::graphql::ClientAddr>()
+            .and_then(|a| a.0);
+        Ok(service::login(ctx.state()?, input, address).await?)
     }
 
     /// Exchanges a refresh token for a new session. Each refresh token works

@@ -2,11 +2,11 @@
 //! `TenantScope`; the only unscoped lookups are the ones that establish
 //! which tenant a caller belongs to (login by slug, refresh by token hash).
 use chrono::Duration;
-use entity::{login_failure, refresh_token, tenant, user};
+use entity::{refresh_token, tenant, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -14,15 +14,11 @@ use super::types::{
     AuthPayload, CreateUserInput, LoginInput, SignUpInput, TenantGql, UpdateTenantInput,
     UpdateUserInput, UserGql,
 };
-use crate::auth::{AuthContext, password, random_token, sha256_hex};
+use crate::auth::{AuthContext, random_token, sha256_hex, throttle};
 use crate::domain::{CurrencyCode, Email, Name, Password, Role, Slug, TenantId, Timezone, UserId};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
-
-/// Failed logins allowed per tenant and email within the window.
-const MAX_LOGIN_FAILURES: u64 = 5;
-const LOGIN_WINDOW_MINUTES: i64 = 15;
 
 fn bad_credentials() -> AppError {
     AppError::UnauthenticatedWith("invalid tenant, email or password")
@@ -42,9 +38,11 @@ async fn issue_session<C: ConnectionTrait>(
     family: Option<Uuid>,
 ) -> AppResult<AuthPayload> {
     let role = Role::from_db(&user.role)?;
-    let (access_token, expires_at) = state
-        .jwt
-        .issue(UserId(user.id), TenantId(tenant.id), role)?;
+    let family = family.unwrap_or_else(Uuid::new_v4);
+    let (access_token, expires_at) =
+        state
+            .jwt
+            .issue(UserId(user.id), TenantId(tenant.id), family, role)?;
     let refresh_token = random_token(32);
     let ts = now();
     let ttl = Duration::from_std(state.refresh_ttl).map_err(AppError::internal)?;
@@ -53,7 +51,7 @@ async fn issue_session<C: ConnectionTrait>(
         .stamp(refresh_token::ActiveModel {
             id: Set(Uuid::new_v4()),
             user_id: Set(user.id),
-            family_id: Set(family.unwrap_or_else(Uuid::new_v4)),
+            family_id: Set(family),
             token_hash: Set(sha256_hex(&refresh_token)),
             expires_at: Set(ts + ttl),
             used_at: Set(None),
@@ -84,14 +82,14 @@ pub async fn sign_up(state: &AppState, input: SignUpInput) -> AppResult<AuthPayl
     let name = Name::parse("name", &input.name)?;
     let email = Email::parse("email", &input.email)?;
     let pw = Password::parse("password", &input.password)?;
-    let password_hash = password::hash(&pw).await?;
+    let password_hash = state.passwords.hash(&pw).await?;
 
     let slug = match explicit_slug {
         Some(s) => s,
         None => free_slug(state, Slug::derive_from(tenant_name.as_ref())).await?,
     };
 
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let ts = now();
     let tenant = tenant::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -156,77 +154,49 @@ async fn free_slug(state: &AppState, base: Slug) -> AppResult<Slug> {
     }
 }
 
-fn throttle_key(slug: &str, email: &str) -> String {
-    sha256_hex(&format!(
-        "{}\n{}",
-        slug.trim().to_lowercase(),
-        email.trim().to_lowercase()
-    ))
-}
-
-pub async fn login(state: &AppState, input: LoginInput) -> AppResult<AuthPayload> {
+/// Logs in. Every attempt is counted before the password is checked
+/// (see `throttle`): per account from this address, per address, and on
+/// the whole instance. A success gives its attempt back.
+pub async fn login(
+    state: &AppState,
+    input: LoginInput,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<AuthPayload> {
     let pw = Password::parse("password", &input.password)?;
-    let key = throttle_key(&input.tenant_slug, &input.email);
-    let window_start = now() - Duration::minutes(LOGIN_WINDOW_MINUTES);
-    let recent = login_failure::Entity::find()
-        .filter(login_failure::Column::ThrottleKey.eq(&key))
-        .filter(login_failure::Column::FailedAt.gt(window_start))
-        .order_by_asc(login_failure::Column::FailedAt)
-        .all(&state.db)
-        .await?;
-    if recent.len() as u64 >= MAX_LOGIN_FAILURES {
-        let oldest = recent
-            .iter()
-            .rev()
-            .nth(MAX_LOGIN_FAILURES as usize - 1)
-            .map(|f| f.failed_at)
-            .unwrap_or_else(now);
-        let retry = (oldest + Duration::minutes(LOGIN_WINDOW_MINUTES) - now()).num_seconds();
-        return Err(AppError::RateLimited {
-            retry_after_secs: retry.max(1),
-        });
-    }
-
     let slug = input.tenant_slug.trim().to_lowercase();
     let email = input.email.trim().to_lowercase();
+    let address = address.map_or_else(|| "unknown".to_string(), |a| a.to_string());
+    let account = format!("{slug}\n{email}\n{address}");
+    let db = &state.db;
+    throttle::take(db, &throttle::GLOBAL, "").await?;
+    throttle::take(db, &throttle::ADDRESS, &address).await?;
+    throttle::take(db, &throttle::ACCOUNT_FROM_ADDRESS, &account).await?;
+
     let tenant = tenant::Entity::find()
         .filter(tenant::Column::Slug.eq(slug))
-        .one(&state.db)
+        .one(db)
         .await?;
     let found = match &tenant {
         Some(t) => {
             TenantScope(TenantId(t.id))
                 .find::<user::Entity>()
                 .filter(user::Column::Email.eq(email))
-                .one(&state.db)
+                .one(db)
                 .await?
         }
         None => None,
     };
     let stored = found.as_ref().map(|u| u.password_hash.clone());
-    let ok = password::verify(pw.as_str(), stored).await?;
+    let ok = state.passwords.verify(pw.as_str(), stored).await?;
     match (ok, tenant, found) {
         (true, Some(t), Some(u)) if u.active => {
-            login_failure::Entity::delete_many()
-                .filter(login_failure::Column::ThrottleKey.eq(&key))
-                .exec(&state.db)
-                .await?;
-            issue_session(&state.db, state, t, u, None).await
+            throttle::clear(db, &throttle::ACCOUNT_FROM_ADDRESS, &account).await?;
+            throttle::give_back(db, &throttle::ADDRESS, &address).await?;
+            throttle::give_back(db, &throttle::GLOBAL, "").await?;
+            issue_session(db, state, t, u, None).await
         }
         _ => {
-            let ts = now();
-            login_failure::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                throttle_key: Set(key.clone()),
-                failed_at: Set(ts),
-            }
-            .insert(&state.db)
-            .await?;
-            // failures older than the window are dead weight
-            login_failure::Entity::delete_many()
-                .filter(login_failure::Column::FailedAt.lt(window_start))
-                .exec(&state.db)
-                .await?;
+            throttle::prune(db).await?;
             Err(bad_credentials())
         }
     }
@@ -239,7 +209,7 @@ pub async fn login(state: &AppState, input: LoginInput) -> AppResult<AuthPayload
 pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthPayload> {
     let hash = sha256_hex(token);
     let ts = now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(ts))
         .filter(refresh_token::Column::TokenHash.eq(&hash))
@@ -337,16 +307,23 @@ pub async fn change_password(
     let new = Password::parse("newPassword", new)?;
     let scope = TenantScope(auth.tenant);
     let user = find_user(state, scope, auth.user.0).await?;
+    // a stolen access token must not become unlimited password guesses
+    let budget_key = auth.user.0.to_string();
+    throttle::take(&state.db, &throttle::PASSWORD_CHANGE, &budget_key).await?;
     if current.chars().count() > 128
-        || !password::verify(current, Some(user.password_hash.clone())).await?
+        || !state
+            .passwords
+            .verify(current, Some(user.password_hash.clone()))
+            .await?
     {
         return Err(AppError::bad_input(
             "currentPassword",
             "current password is incorrect",
         ));
     }
-    let hash = password::hash(&new).await?;
-    let txn = state.db.begin().await?;
+    throttle::clear(&state.db, &throttle::PASSWORD_CHANGE, &budget_key).await?;
+    let hash = state.passwords.hash(&new).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     scope
         .update_many::<user::Entity>()
         .col_expr(user::Column::PasswordHash, Expr::value(hash))
@@ -368,17 +345,27 @@ async fn find_user(state: &AppState, scope: TenantScope, id: Uuid) -> AppResult<
         .ok_or(AppError::NotFound("user"))
 }
 
-/// The caller's user row, if it still exists and is active, with its
-/// tenant. Used by the transports to turn a valid token into an
-/// `AuthContext`.
+/// The caller's user row, if it still exists and is active and its
+/// session has not been ended, with its tenant. Used by the transports to
+/// turn a valid token into an `AuthContext`; one statement.
 pub async fn active_user(
     state: &AppState,
     tenant: TenantId,
     user: UserId,
+    session: Uuid,
 ) -> AppResult<Option<(user::Model, tenant::Model)>> {
+    use sea_orm::sea_query::{ExprTrait, Query};
+    let live_session = Query::select()
+        .expr(Expr::val(1))
+        .from(refresh_token::Entity)
+        .and_where(Expr::col((refresh_token::Entity, refresh_token::Column::TenantId)).eq(tenant.0))
+        .and_where(Expr::col((refresh_token::Entity, refresh_token::Column::FamilyId)).eq(session))
+        .and_where(Expr::col((refresh_token::Entity, refresh_token::Column::RevokedAt)).is_null())
+        .to_owned();
     let found = TenantScope(tenant)
         .find_id::<user::Entity>(user.0)
         .filter(user::Column::Active.eq(true))
+        .filter(Expr::exists(live_session))
         .find_also_related(tenant::Entity)
         .one(&state.db)
         .await?;
@@ -423,7 +410,7 @@ pub async fn create_user(
     let email = Email::parse("email", &input.email)?;
     let name = Name::parse("name", &input.name)?;
     let pw = Password::parse("password", &input.password)?;
-    let hash = password::hash(&pw).await?;
+    let hash = state.passwords.hash(&pw).await?;
     let ts = now();
     let model = TenantScope(auth.tenant)
         .stamp(user::ActiveModel {
@@ -461,7 +448,13 @@ pub async fn update_user(
         .as_deref()
         .map(|n| Name::parse("name", n))
         .transpose()?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    // Two admins demoting each other at once must not both see "another
+    // admin remains": user changes of a tenant take turns on its row.
+    tenant::Entity::find_by_id(auth.tenant.0)
+        .lock_exclusive()
+        .one(&txn)
+        .await?;
     let current = scope
         .find_id::<user::Entity>(id.0)
         .one(&txn)

@@ -6,7 +6,6 @@ use entity::document;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -117,7 +116,7 @@ pub async fn create(
         ));
     }
     let ts = now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let created = scope
         .stamp(document::ActiveModel {
             id: Set(Uuid::new_v4()),

@@ -5,7 +5,6 @@ use async_graphql::Context;
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Duration, Utc};
 use entity::{activity, opportunity, user};
-use sea_orm::TransactionTrait;
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, ExprTrait,
@@ -245,7 +244,7 @@ pub async fn create(
     ));
     let ts = now();
     let at = at_of(&times, ts);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let created = scope
         .stamp(activity::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -347,7 +346,7 @@ pub async fn update(
             .col_expr(activity::Column::At, Expr::value(at))
             .col_expr(activity::Column::AtMs, Expr::value(at.timestamp_millis()));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     update.exec(&txn).await?;
     let touched = touch_opportunity(&txn, scope, cur.opportunity_id).await?;
     let changed = find(&txn, scope, id).await?;
@@ -365,7 +364,7 @@ pub async fn set_done(
     let scope = TenantScope(auth.tenant);
     let cur = find(&state.db, scope, id).await?;
     ensure_own(auth, &cur)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let ts = now();
     scope
         .update_many::<activity::Entity>()

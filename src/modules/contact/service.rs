@@ -260,7 +260,7 @@ pub async fn list(
     if let Some(l) = filter.lifecycle {
         cond = cond.add(contact::Column::Lifecycle.eq(l.as_str()));
     }
-    if let Some(s) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+    if let Some(s) = crate::domain::search_text("search", filter.search.as_deref())? {
         let pat = like_pattern(s);
         cond = cond.add(
             Condition::any()

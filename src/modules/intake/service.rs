@@ -10,7 +10,6 @@ use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -124,15 +123,7 @@ pub struct Answer {
 
 /// The HTTP status of a refused post.
 pub fn status_of(e: &AppError) -> u16 {
-    match e {
-        AppError::Unauthenticated | AppError::UnauthenticatedWith(_) => 401,
-        AppError::Forbidden => 403,
-        AppError::NotFound(_) => 404,
-        AppError::Conflict(_) => 409,
-        AppError::BadInput { .. } => 422,
-        AppError::RateLimited { .. } => 429,
-        AppError::Internal(_) | AppError::Relayed(_) => 500,
-    }
+    e.rest_status()
 }
 
 fn unauthorized() -> AppError {
@@ -153,7 +144,7 @@ pub async fn submit(state: &AppState, post: Post<'_>) -> AppResult<Answer> {
     let body_hash = sha256_hex(post.body);
     let submission = Submission::parse(&post.fields);
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let ts = now();
     // Claims the key first: the row lock queues this key's other posts
     // behind this one, so the count and the Idempotency-Key lookup below
@@ -415,6 +406,10 @@ fn text(fields: &Map<String, Value>, field: &'static str) -> AppResult<Option<St
     match fields.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) if !crate::domain::clean_text(s) => Err(AppError::bad_input(
+            field,
+            format!("{field} must not contain control characters"),
+        )),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(AppError::bad_input(
             field,

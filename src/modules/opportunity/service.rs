@@ -11,7 +11,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -331,7 +331,7 @@ pub async fn create(
         .map(|p| probability("probabilityOverride", p))
         .transpose()?;
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let created = create_in(
         &txn,
         scope,
@@ -493,72 +493,72 @@ where
     F: Fn(&opportunity::Model) -> AppResult<Change>,
 {
     let scope = TenantScope(auth.tenant);
-    for _ in 0..5 {
-        let current = find(&state.db, scope, id).await?;
-        ensure_can_change(&state.db, auth, &current).await?;
-        if expected.is_some_and(|v| v != current.version) {
-            return Err(conflict(&current));
-        }
-        let change = build(&current)?;
-        if change.is_empty() {
-            return Ok(current);
-        }
-        let ts = now();
-        let txn = state.db.begin().await?;
-        let mut update = scope
-            .update_many::<opportunity::Entity>()
-            .col_expr(
-                opportunity::Column::Version,
-                Expr::col(opportunity::Column::Version).add(1),
-            )
-            .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
-            .filter(opportunity::Column::Id.eq(id))
-            .filter(opportunity::Column::Version.eq(current.version));
-        for (col, value) in change.sets {
-            update = update.col_expr(col, value);
-        }
-        if change.stage.is_some() {
-            update = update.col_expr(opportunity::Column::StageEnteredAt, Expr::value(ts));
-        }
-        if update.exec(&txn).await?.rows_affected == 0 {
-            txn.rollback().await?;
-            if expected.is_some() {
-                return Err(conflict(&current));
-            }
-            continue;
-        }
-        let actor = Some(auth.user.0);
-        if !change.history.is_empty() {
-            let rows: Vec<_> = change
-                .history
-                .into_iter()
-                .map(|(f, from, to)| history_row(scope, id, actor, ts, f, from, to))
-                .collect();
-            opportunity_change::Entity::insert_many(rows)
-                .exec(&txn)
-                .await?;
-        }
-        if let Some((from, to)) = change.stage {
-            stage_row(scope, id, Some(from), to, actor, ts)
-                .insert(&txn)
-                .await?;
-        }
-        if let Some(team) = &change.team {
-            set_team(&txn, scope, id, team).await?;
-        }
-        if change.won {
-            make_clients(&txn, scope, id).await?;
-        }
-        txn.commit().await?;
-        let changed = find(&state.db, scope, id).await?;
-        let event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed)
-            .moved(current.pipeline_id, changed.pipeline_id);
-        state.events.publish(event).await;
-        return Ok(changed);
+    let txn = crate::db::begin_write(&state.db).await?;
+    // The row lock (PostgreSQL; SQLite's write transaction is already
+    // exclusive) makes concurrent writers take turns, each reading what
+    // the one before committed: without `expected` a change always lands,
+    // with the history of what it really replaced.
+    let current = scope
+        .find_id::<opportunity::Entity>(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("opportunity"))?;
+    ensure_can_change(&txn, auth, &current).await?;
+    if expected.is_some_and(|v| v != current.version) {
+        return Err(conflict(&current));
     }
-    Err(AppError::Conflict(
-        "the opportunity is being changed by others; try again".into(),
-    ))
+    let change = build(&current)?;
+    if change.is_empty() {
+        return Ok(current);
+    }
+    let ts = now();
+    let mut update = scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(
+            opportunity::Column::Version,
+            Expr::col(opportunity::Column::Version).add(1),
+        )
+        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
+        .filter(opportunity::Column::Id.eq(id))
+        .filter(opportunity::Column::Version.eq(current.version));
+    for (col, value) in change.sets {
+        update = update.col_expr(col, value);
+    }
+    if change.stage.is_some() {
+        update = update.col_expr(opportunity::Column::StageEnteredAt, Expr::value(ts));
+    }
+    if update.exec(&txn).await?.rows_affected == 0 {
+        return Err(conflict(&current));
+    }
+    let actor = Some(auth.user.0);
+    if !change.history.is_empty() {
+        let rows: Vec<_> = change
+            .history
+            .into_iter()
+            .map(|(f, from, to)| history_row(scope, id, actor, ts, f, from, to))
+            .collect();
+        opportunity_change::Entity::insert_many(rows)
+            .exec(&txn)
+            .await?;
+    }
+    if let Some((from, to)) = change.stage {
+        stage_row(scope, id, Some(from), to, actor, ts)
+            .insert(&txn)
+            .await?;
+    }
+    if let Some(team) = &change.team {
+        set_team(&txn, scope, id, team).await?;
+    }
+    if change.won {
+        make_clients(&txn, scope, id).await?;
+    }
+    let changed = find(&txn, scope, id).await?;
+    txn.commit().await?;
+    let event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed)
+        .moved(current.pipeline_id, changed.pipeline_id);
+    state.events.publish(event).await;
+    Ok(changed)
 }
 
 fn conflict(current: &opportunity::Model) -> AppError {
@@ -983,7 +983,7 @@ pub async fn add_contact(
     }
     let primary = primary || links.is_empty();
     let ts = now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if primary {
         scope
             .update_many::<opportunity_contact::Entity>()
@@ -1035,7 +1035,7 @@ pub async fn remove_contact(
     contacts::find(&state.db, scope, contact_id).await?;
     ensure_can_change(&state.db, auth, &current).await?;
     let ts = now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let link = scope
         .find::<opportunity_contact::Entity>()
         .filter(opportunity_contact::Column::OpportunityId.eq(id))
@@ -1230,7 +1230,7 @@ pub async fn list_query(
     if let Some(d) = filter.due_before {
         cond = cond.add(opportunity::Column::DueDate.lte(d.0));
     }
-    if let Some(s) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+    if let Some(s) = crate::domain::search_text("search", filter.search.as_deref())? {
         cond = cond.add(search_condition(s));
     }
     let (field, direction) = match order {

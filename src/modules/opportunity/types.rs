@@ -256,6 +256,7 @@ impl Opportunity {
         Ok(UserGql::from_model(u)?)
     }
     /// Other staff working on it.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 3)")]
     async fn team(&self, ctx: &Context<'_>) -> GqlResult<Vec<UserGql>> {
         let users = load_one(ctx, super::query::TeamKey(self.0.id))
             .await?
@@ -272,6 +273,7 @@ impl Opportunity {
         }
     }
     /// Primary first.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 3)")]
     async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<OpportunityContact>> {
         let links = load_one(ctx, super::query::OpportunityContactsKey(self.0.id))
             .await?
@@ -326,6 +328,7 @@ impl Opportunity {
             .map(Activity))
     }
     /// Oldest first.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 3)")]
     async fn documents(&self, ctx: &Context<'_>) -> GqlResult<Vec<Document>> {
         let docs = load_one(
             ctx,
@@ -336,6 +339,7 @@ impl Opportunity {
         Ok(docs.into_iter().map(Document).collect())
     }
     /// Oldest first.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 10)")]
     async fn stage_history(&self, ctx: &Context<'_>) -> GqlResult<Vec<StageChange>> {
         let rows = super::service::stage_history(ctx.state()?, ctx.auth()?, self.0.id).await?;
         Ok(rows.into_iter().map(StageChange).collect())

@@ -62,6 +62,7 @@ pub struct PipelineQuery;
 #[Object]
 impl PipelineQuery {
     /// The tenant's pipelines in order; archived ones only when asked for.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 5)")]
     async fn pipelines(
         &self,
         ctx: &Context<'_>,
@@ -81,6 +82,7 @@ impl PipelineQuery {
         Ok(Some(Pipeline(p)))
     }
 
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 10)")]
     async fn sources(
         &self,
         ctx: &Context<'_>,

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -191,6 +191,23 @@ pub async fn find_pipeline<C: ConnectionTrait>(
         .ok_or(AppError::NotFound("pipeline"))
 }
 
+/// The pipeline, row-locked until the transaction ends: commands that
+/// renumber or rename its stages take turns on it, so positions stay a
+/// sequence and names stay unique under concurrent requests (SQLite's
+/// write transactions are exclusive already).
+async fn lock_pipeline<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    id: Uuid,
+) -> AppResult<pipeline::Model> {
+    scope
+        .find_id::<pipeline::Entity>(id)
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("pipeline"))
+}
+
 /// A live (not deleted) stage of the tenant.
 pub async fn find_stage<C: ConnectionTrait>(
     conn: &C,
@@ -279,7 +296,7 @@ pub async fn create_pipeline(
             "stage names must be unique within the pipeline",
         ));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let p = insert_pipeline(&txn, scope, name, stages).await?;
     txn.commit().await?;
     Ok(p)
@@ -297,7 +314,7 @@ pub async fn update_pipeline(
         .as_deref()
         .map(|n| short_name("name", n))
         .transpose()?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let p = find_pipeline(&txn, scope, id).await?;
     let mut update = scope
         .update_many::<pipeline::Entity>()
@@ -369,8 +386,8 @@ pub async fn add_stage(
 ) -> AppResult<stage::Model> {
     let scope = TenantScope(auth.tenant);
     let valid = validate_stage(&input)?;
-    let txn = state.db.begin().await?;
-    let p = find_pipeline(&txn, scope, pipeline_id).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let p = lock_pipeline(&txn, scope, pipeline_id).await?;
     let stages = live_stages(&txn, scope, p.id).await?;
     ensure_unique_stage_name(&stages, &valid.name, None)?;
     let at = match position {
@@ -409,8 +426,9 @@ pub async fn update_stage(
         .map(|p| probability("probability", p))
         .transpose()?;
     let rotten = rotten_days("rottenAfterDays", input.rotten_after_days)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let s = find_stage(&txn, scope, id).await?;
+    lock_pipeline(&txn, scope, s.pipeline_id).await?;
     let mut update = scope
         .update_many::<stage::Entity>()
         .col_expr(stage::Column::UpdatedAt, Expr::value(now()))
@@ -442,8 +460,8 @@ pub async fn reorder_stages(
     stage_ids: Vec<Uuid>,
 ) -> AppResult<pipeline::Model> {
     let scope = TenantScope(auth.tenant);
-    let txn = state.db.begin().await?;
-    let p = find_pipeline(&txn, scope, pipeline_id).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let p = lock_pipeline(&txn, scope, pipeline_id).await?;
     for id in &stage_ids {
         find_stage(&txn, scope, *id).await?;
     }
@@ -473,8 +491,9 @@ pub async fn delete_stage(
     move_to: Option<Uuid>,
 ) -> AppResult<bool> {
     let scope = TenantScope(auth.tenant);
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let s = find_stage(&txn, scope, id).await?;
+    lock_pipeline(&txn, scope, s.pipeline_id).await?;
     let target = match move_to {
         Some(t) => Some(find_stage(&txn, scope, t).await?),
         None => None,
@@ -693,7 +712,7 @@ pub async fn set_exchange_rate(
         ));
     }
     let nanos = parse_rate("rate", rate)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let existing = scope
         .find::<exchange_rate::Entity>()
         .filter(exchange_rate::Column::Currency.eq(currency.as_str()))

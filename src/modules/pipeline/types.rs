@@ -31,6 +31,7 @@ impl Pipeline {
         self.0.archived
     }
     /// The stages in order.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 10)")]
     async fn stages(&self, ctx: &Context<'_>) -> GqlResult<Vec<Stage>> {
         let stages = load_one(ctx, super::resolvers::PipelineStagesKey(self.0.id))
             .await?
