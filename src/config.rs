@@ -56,6 +56,13 @@ pub struct Settings {
     /// Password checks that may wait for a hashing thread; beyond them,
     /// RATE_LIMITED.
     pub hash_queue: usize,
+    /// PostgreSQL role the server's queries run as (created and granted
+    /// row access on start when the connecting user may); None runs them
+    /// as the connecting user.
+    pub database_app_role: Option<String>,
+    /// The application's own tenant filter. Always on; tests turn it off
+    /// to prove that row-level security alone keeps tenants apart.
+    pub tenant_filter: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -144,6 +151,12 @@ impl Settings {
                 std::thread::available_parallelism().map_or(2, usize::from),
             )?,
             hash_queue: parse("HASH_QUEUE", 16)?,
+            database_app_role: match std::env::var("DATABASE_APP_ROLE") {
+                Ok(v) if v.trim().is_empty() => None,
+                Ok(v) => Some(v.trim().to_string()),
+                Err(_) => Some("crm_app".to_string()),
+            },
+            tenant_filter: true,
         })
     }
 }

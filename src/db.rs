@@ -104,3 +104,98 @@ pub async fn begin_write<C: sea_orm::TransactionTrait>(conn: &C) -> Result<C::Tr
     })
     .await
 }
+
+/// Sets `app.tenant_id` on a connection about to serve some work, to the
+/// tenant of that work ('' outside any request).
+async fn set_tenant(conn: &mut sea_orm::sqlx::PgConnection) -> Result<(), sea_orm::sqlx::Error> {
+    let tenant = crate::tenancy::request_tenant()
+        .and_then(|t| t.tenant)
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
+    sea_orm::sqlx::query("SELECT set_config('app.tenant_id', $1, false)")
+        .bind(tenant)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The pool the server's own queries run on. On PostgreSQL its
+/// connections run as `app_role` (when set) and, each time one is handed
+/// out, carry the tenant of the work that asked for it, which row-level
+/// security enforces: the backstop under the application's own tenant
+/// filter. SQLite has no such thing: the same pool as [`connect`].
+pub async fn connect_app(
+    url: &str,
+    max_connections: u32,
+    statement_timeout: Duration,
+    app_role: Option<&str>,
+) -> Result<DatabaseConnection, DbErr> {
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    if is_sqlite(url) {
+        return connect(url, max_connections, statement_timeout).await;
+    }
+    let mut options: PgConnectOptions = url
+        .parse()
+        .map_err(|e: sea_orm::sqlx::Error| DbErr::Custom(format!("DATABASE_URL: {e}")))?;
+    options = options.options([(
+        "statement_timeout",
+        format!("{}ms", statement_timeout.as_millis()),
+    )]);
+    if let Some(role) = app_role {
+        options = options.options([("role", role)]);
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        // both run inside the task that asked for the connection, so
+        // they see its tenant
+        .after_connect(|conn, _| Box::pin(set_tenant(conn)))
+        .before_acquire(|conn, _| {
+            Box::pin(async move {
+                set_tenant(conn).await?;
+                Ok(true)
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))?;
+    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+        pool,
+    ))
+}
+
+/// Creates the application role if it is missing and grants it what the
+/// server does: reading and writing rows, nothing else (no DDL, owns
+/// nothing, no BYPASSRLS). Run by the owner after migrating.
+pub async fn ensure_app_role(owner: &DatabaseConnection, role: &str) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    // a role name cannot be bound as a parameter; it comes from our own
+    // settings, and is refused unless it is a plain identifier
+    if role.is_empty()
+        || !role
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(DbErr::Custom(format!(
+            "DATABASE_APP_ROLE must be lower-case letters, digits and _, got {role:?}"
+        )));
+    }
+    owner
+        .execute_unprepared(&format!(
+            "DO $$ BEGIN CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ))
+        .await?;
+    owner
+        .execute_unprepared(&format!(
+            "DO $$ BEGIN GRANT {role} TO CURRENT_USER; \
+             EXCEPTION WHEN OTHERS THEN NULL; END $$; \
+             GRANT USAGE ON SCHEMA public TO {role}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}; \
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}; \
+             REVOKE ALL ON TABLE seaql_migrations FROM {role}"
+        ))
+        .await?;
+    Ok(())
+}

@@ -27,13 +27,18 @@ pub fn data_loader(
     auth: AuthContext,
     settings: TenantSettings,
 ) -> DataLoader<AppLoader> {
+    // batches run in tasks of their own: they carry the request's tenant
+    let tenant = crate::tenancy::RequestTenant {
+        tenant: Some(auth.tenant),
+        app_filter: state.tenant_filter,
+    };
     DataLoader::new(
         AppLoader {
             state,
             scope: TenantScope(auth.tenant),
             settings,
         },
-        tokio::spawn,
+        move |batch| tokio::spawn(crate::tenancy::run_as(tenant, batch)),
     )
     // the default 1 ms window can split one list's keys into two batches
     // on a busy server; a few ms keeps "one statement per relation" true

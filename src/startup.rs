@@ -36,13 +36,24 @@ impl Application {
     /// Connects and migrates the database, then binds the port (0 picks a
     /// free one, which is what the tests do).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let mut db = crate::db::connect(
+        let owner = crate::db::connect(&settings.database_url, 1, settings.request_timeout).await?;
+        crate::db::migrate(&owner).await?;
+        let mut app_role = settings.database_app_role.clone();
+        let postgres = owner.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+        if let Some(role) = app_role.clone().filter(|_| postgres)
+            && let Err(e) = crate::db::ensure_app_role(&owner, &role).await
+        {
+            tracing::warn!(error = %e, role = %role, "cannot prepare the application role: queries run as the connecting user");
+            app_role = None;
+        }
+        owner.close().await?;
+        let mut db = crate::db::connect_app(
             &settings.database_url,
             settings.database_max_connections,
             settings.request_timeout,
+            app_role.as_deref(),
         )
         .await?;
-        crate::db::migrate(&db).await?;
         // counts every SQL statement the instance runs: the N+1 tests read it
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
@@ -79,6 +90,7 @@ impl Application {
                 .max(std::time::Duration::from_secs(1)),
             shutdown,
             request_timeout: settings.request_timeout,
+            tenant_filter: settings.tenant_filter,
             passwords: crate::auth::password::PasswordHashing::new(
                 settings.hash_threads,
                 settings.hash_queue,

@@ -8,6 +8,8 @@ mod m20261127_000003_activities_documents;
 mod m20261127_000004_intake;
 mod m20261127_000005_event_marks;
 mod m20261201_000006_login_throttles;
+mod m20261201_000007_row_level_security;
+mod m20261201_000008_tenant_foreign_keys;
 
 pub struct Migrator;
 
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_intake::Migration),
             Box::new(m20261127_000005_event_marks::Migration),
             Box::new(m20261201_000006_login_throttles::Migration),
+            Box::new(m20261201_000007_row_level_security::Migration),
+            Box::new(m20261201_000008_tenant_foreign_keys::Migration),
         ]
     }
 }

@@ -511,11 +511,16 @@ async fn execute(
             }
         };
         let executed = Executed::default();
+        let caller_tenant = caller.as_ref().map(|(auth, _)| auth.tenant);
         let gql = request_data(state, caller, gql)
             .data(executed.clone())
             .data(ClientAddr::of(req));
-        let mut resp =
-            crate::graphql::run_bounded(schema.execute(gql), state.request_timeout).await;
+        let tenant = crate::tenancy::RequestTenant {
+            tenant: caller_tenant,
+            app_filter: state.tenant_filter,
+        };
+        let work = crate::tenancy::run_as(tenant, schema.execute(gql));
+        let mut resp = crate::graphql::run_bounded(work, state.request_timeout).await;
         if !executed.get() {
             let (s, b) = request_error(resp.errors, "GRAPHQL_VALIDATION_FAILED");
             return (s, b, false);

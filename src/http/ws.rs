@@ -395,12 +395,17 @@ impl Connection {
         if let Err(refusal) = limits::screen(&mut request) {
             return self.send(server_errors(&id, vec![*refusal.error], refusal.code));
         }
+        let caller_tenant = caller.0.tenant;
         let request = request_data(&self.state, Some(caller), request).data(self.lag.clone());
         let mut responses = self.schema.execute_stream(request);
         let out = self.out.clone();
         let lag = self.lag.clone();
         let op_id = id.clone();
-        let task = tokio::spawn(async move {
+        let tenant = crate::tenancy::RequestTenant {
+            tenant: Some(caller_tenant),
+            app_filter: self.state.tenant_filter,
+        };
+        let task = tokio::spawn(crate::tenancy::run_as(tenant, async move {
             let mut first = true;
             while let Some(mut resp) = responses.next().await {
                 let failed = first && resp.data == async_graphql::Value::Null && resp.is_err();
@@ -420,7 +425,7 @@ impl Connection {
                 &lag,
                 json!({ "id": op_id, "type": "complete" }).to_string(),
             );
-        });
+        }));
         self.operations.insert(id, AbortOnDrop(task));
         None
     }

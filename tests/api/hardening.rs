@@ -615,3 +615,39 @@ dual_test!(access_tokens_die_with_their_session, |app| {
     let me = app.gql(Some(&s.token), "{ me { id } }", json!({})).await;
     assert_eq!(code(&me), "UNAUTHENTICATED");
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_refuses_a_cross_tenant_reference() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    use sea_orm::ConnectionTrait;
+    let a = app.sign_up("Ref A", "ann@ref-a.co").await;
+    let b = app.sign_up("Ref B", "bob@ref-b.co").await;
+    let (_, a_stages) = sales_pipeline(&app, &a.token).await;
+    let (_, b_stages) = sales_pipeline(&app, &b.token).await;
+    let id = create(
+        &app,
+        &a.token,
+        json!({ "title": "Mine", "stageId": a_stages[0], "potential": "1" }),
+    )
+    .await;
+    // straight to the database, as the owner: the application is not
+    // in the way, only the composite key is
+    let db = app.db().await;
+    let cross = db
+        .execute_unprepared(&format!(
+            "UPDATE opportunities SET stage_id = '{}' WHERE id = '{id}'",
+            b_stages[0]
+        ))
+        .await;
+    let err = cross.expect_err("a cross-tenant stage was accepted");
+    assert!(err.to_string().contains("foreign key"), "{err}");
+    let same = db
+        .execute_unprepared(&format!(
+            "UPDATE opportunities SET stage_id = '{}' WHERE id = '{id}'",
+            a_stages[1]
+        ))
+        .await;
+    assert!(same.is_ok(), "{same:?}");
+}

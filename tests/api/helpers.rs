@@ -104,6 +104,8 @@ pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
         request_timeout: Duration::from_secs(10),
         hash_threads: 2,
         hash_queue: 64,
+        database_app_role: Some("crm_app".into()),
+        tenant_filter: true,
     }
 }
 

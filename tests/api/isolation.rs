@@ -1083,7 +1083,39 @@ fn assert_no_failures(failures: &[String]) {
 }
 
 dual_test!(foreign_ids_are_not_found_and_change_nothing, |app| {
-    let (sa, a, sb, b) = two_tenants(&app).await;
+    walk_foreign_ids(&app).await;
+});
+
+/// The backstop: with the application's own tenant filter switched off,
+/// PostgreSQL's row-level security alone keeps every probe of the walk
+/// from seeing or touching the other tenant's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_level_security_alone_keeps_tenants_apart() {
+    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |s| {
+        s.tenant_filter = false
+    })
+    .await
+    else {
+        return;
+    };
+    // the control: without the filter the application really does ask
+    // for every tenant's rows, and only the database refuses them
+    let (sa, _, _, _) = two_tenants(&app).await;
+    let v = app
+        .gql(Some(&sa.token), "{ users { email } }", json!({}))
+        .await;
+    let users = v["data"]["users"].as_array().unwrap();
+    assert!(!users.is_empty());
+    let foreign: Vec<_> = users
+        .iter()
+        .filter(|u| !u["email"].as_str().unwrap().ends_with("@a.test"))
+        .collect();
+    assert!(foreign.is_empty(), "{foreign:?}");
+    walk_foreign_ids(&app).await;
+}
+
+async fn walk_foreign_ids(app: &TestApp) {
+    let (sa, a, sb, b) = two_tenants(app).await;
     let probes = probes(&a);
     let walked: BTreeSet<&str> = probes.iter().map(|p| p.pos).collect();
     assert_eq!(walked.len(), probes.len(), "a position is walked twice");
@@ -1094,10 +1126,10 @@ dual_test!(foreign_ids_are_not_found_and_change_nothing, |app| {
     );
 
     let db = app.db().await;
-    let b_before = tenant_snapshot(&app, &sb.token).await;
-    let a_before = tenant_snapshot(&app, &sa.token).await;
+    let b_before = tenant_snapshot(app, &sb.token).await;
+    let a_before = tenant_snapshot(app, &sa.token).await;
     let failures = run_probes(
-        &app,
+        app,
         &db,
         &sa.token,
         &probes,
@@ -1107,12 +1139,12 @@ dual_test!(foreign_ids_are_not_found_and_change_nothing, |app| {
     .await;
     assert_no_failures(&failures);
     assert_eq!(
-        tenant_snapshot(&app, &sb.token).await,
+        tenant_snapshot(app, &sb.token).await,
         b_before,
         "tenant B changed during the walk"
     );
     assert_eq!(
-        tenant_snapshot(&app, &sa.token).await,
+        tenant_snapshot(app, &sa.token).await,
         a_before,
         "tenant A changed during the walk"
     );
@@ -1130,12 +1162,12 @@ dual_test!(foreign_ids_are_not_found_and_change_nothing, |app| {
     }
     assert_no_failures(&controls);
     assert_eq!(
-        tenant_snapshot(&app, &sb.token).await,
+        tenant_snapshot(app, &sb.token).await,
         b_before,
         "tenant A's own changes reached tenant B"
     );
     db.close().await.ok();
-});
+}
 
 // A MANAGER or SALES caller may be refused an operation outright
 // (FORBIDDEN), but a foreign or unknown ID still never does anything.
