@@ -651,3 +651,57 @@ async fn the_database_refuses_a_cross_tenant_reference() {
         .await;
     assert!(same.is_ok(), "{same:?}");
 }
+
+dual_test!(
+    intake_refuses_control_characters_and_huge_amounts_with_422,
+    |app| {
+        let s = app.sign_up("Form Co", "ann@form.co").await;
+        let (_, stages) = sales_pipeline(&app, &s.token).await;
+        let v = app
+            .gql(
+                Some(&s.token),
+                "mutation($i: IntakeKeyInput!) { createIntakeKey(input: $i) { secret } }",
+                json!({ "i": { "name": "Web", "stageId": stages[0] } }),
+            )
+            .await;
+        let secret = v["data"]["createIntakeKey"]["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for (body, field) in [
+            (json!({ "name": "Eve\u{0}", "email": "eve@x.co" }), "name"),
+            (
+                json!({ "name": "Eve", "email": "eve@x.co", "potential": "1e27" }),
+                "potential",
+            ),
+            (
+                json!({ "name": "Eve", "email": "eve@x.co", "message": "hi\u{7}" }),
+                "message",
+            ),
+        ] {
+            let res = app
+                .client
+                .post(app.url("/intake"))
+                .bearer_auth(&secret)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 422, "{body}");
+            let answer: Value = res.json().await.unwrap();
+            assert_eq!(answer["field"], field, "{answer}");
+        }
+    }
+);
+
+dual_test!(nested_plain_lists_count_in_the_cost, |app| {
+    let s = app.sign_up("Cost Co", "ann@cost.co").await;
+    // every pipeline, every stage, 60 cards each: far more than a screen
+    let q = "{ pipelines { stages { opportunities(first: 60) { nodes { id title reference status potential { amount currency } owner { id name } } } } } }";
+    let v = app.gql(Some(&s.token), q, json!({})).await;
+    assert_eq!(code(&v), "GRAPHQL_VALIDATION_FAILED", "{v}");
+    // one board, as a client shows it, passes
+    let q = "{ pipelines { stages { opportunities(first: 10) { nodes { id title } } } } }";
+    let v = app.gql(Some(&s.token), q, json!({})).await;
+    assert!(v["errors"].is_null(), "{v}");
+});
