@@ -2,8 +2,12 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter,
+};
 
 pub fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
@@ -198,4 +202,35 @@ pub async fn ensure_app_role(owner: &DatabaseConnection, role: &str) -> Result<(
         ))
         .await?;
     Ok(())
+}
+
+/// Claims up to `limit` rows of `E` that match `pending` and whose `mark`
+/// does not yet hold their `due` value, by setting it, and answers them.
+/// The mark condition is repeated outside the LIMIT subquery: of several
+/// instances claiming at once, only one updates (and so answers) a row.
+pub async fn claim<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    pending: Condition,
+    id: E::Column,
+    mark: E::Column,
+    due: E::Column,
+    limit: u64,
+) -> Result<Vec<E::Model>, DbErr> {
+    let pending = pending.add(
+        Condition::any()
+            .add(mark.is_null())
+            .add(Expr::col(mark).ne(Expr::col(due))),
+    );
+    let batch = Query::select()
+        .column(id)
+        .from(E::default())
+        .cond_where(pending.clone())
+        .limit(limit)
+        .to_owned();
+    E::update_many()
+        .col_expr(mark, Expr::col(due))
+        .filter(pending)
+        .filter(id.in_subquery(batch))
+        .exec_with_returning(db)
+        .await
 }

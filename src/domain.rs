@@ -43,6 +43,13 @@ typed_id! {
     UserId => "user",
 }
 
+/// Parses a client ID of any kind; a malformed ID names nothing that
+/// exists, so it answers NOT_FOUND like any unknown one (`what` names the
+/// kind in the message).
+pub fn parse_id(id: &async_graphql::ID, what: &'static str) -> AppResult<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| AppError::NotFound(what))
+}
+
 /// What a user may do in their tenant.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

@@ -2,11 +2,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait,
-    QueryFilter,
-};
+use sea_orm::DatabaseConnection;
 
 use crate::error::AppResult;
 use crate::events::{Event, EventBus};
@@ -67,35 +63,4 @@ pub async fn sweep(db: &DatabaseConnection, bus: &EventBus) -> AppResult<usize> 
         tracing::info!(events = total, "events: raised due-date transitions");
     }
     Ok(total)
-}
-
-/// Claims up to `limit` rows of `E` that match `pending` and whose `mark`
-/// does not yet hold their `due` value, by setting it, and answers them.
-/// The mark condition is repeated outside the LIMIT subquery: of several
-/// instances claiming at once, only one updates (and so answers) a row.
-pub async fn claim<E: EntityTrait, C: ConnectionTrait>(
-    db: &C,
-    pending: Condition,
-    id: E::Column,
-    mark: E::Column,
-    due: E::Column,
-    limit: u64,
-) -> AppResult<Vec<E::Model>> {
-    let pending = pending.add(
-        Condition::any()
-            .add(mark.is_null())
-            .add(Expr::col(mark).ne(Expr::col(due))),
-    );
-    let batch = Query::select()
-        .column(id)
-        .from(E::default())
-        .cond_where(pending.clone())
-        .limit(limit)
-        .to_owned();
-    Ok(E::update_many()
-        .col_expr(mark, Expr::col(due))
-        .filter(pending)
-        .filter(id.in_subquery(batch))
-        .exec_with_returning(db)
-        .await?)
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: GraphQL over HTTP, GraphiQL, health probes, CORS.
 pub mod graphql;
+pub mod request;
 pub mod ws;
 
 use std::sync::Arc;
@@ -15,6 +16,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/graphql")
             .route(web::post().to(graphql::post))
+            // the WebSocket upgrade first: a GET that asks for one
+            .route(
+                web::get()
+                    .guard(actix_web::guard::fn_guard(|ctx| ws::is_upgrade(ctx.head())))
+                    .to(ws::upgrade),
+            )
             .route(web::get().to(graphql::get))
             .default_service(web::to(graphql::method_not_allowed)),
     )

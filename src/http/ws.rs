@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::graphql::{authenticate, request_data, request_error_body};
+use super::request::{authenticate, request_data, request_error_body};
 use crate::auth::{AuthContext, TenantSettings};
 use crate::events::LagSignal;
 use crate::graphql::{AppSchema, limits};
@@ -41,7 +41,7 @@ pub const MAX_SUBSCRIPTIONS: usize = 20;
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// Whether a GET on /graphql asks for a WebSocket.
-pub fn is_upgrade(req: &HttpRequest) -> bool {
+pub fn is_upgrade(req: &actix_web::dev::RequestHead) -> bool {
     req.headers()
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
@@ -51,9 +51,11 @@ pub fn is_upgrade(req: &HttpRequest) -> bool {
 pub async fn upgrade(
     req: HttpRequest,
     body: web::Payload,
-    schema: AppSchema,
-    state: Arc<AppState>,
+    schema: web::Data<AppSchema>,
+    state: web::Data<Arc<AppState>>,
 ) -> HttpResponse {
+    let schema = schema.get_ref().clone();
+    let state = state.get_ref().clone();
     let offered = req
         .headers()
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)

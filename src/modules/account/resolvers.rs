@@ -51,7 +51,7 @@ impl AccountMutation {
     /// minutes, answers RATE_LIMITED until the window has passed.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<AuthPayload> {
         let address = ctx
-            .data_opt::<crate::http::graphql::ClientAddr>()
+            .data_opt::<crate::http::request::ClientAddr>()
             .and_then(|a| a.0);
         Ok(service::login(ctx.state()?, input, address).await?)
     }

@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use super::types::{DocumentInput, DocumentStatus, UpdateDocumentInput};
 use crate::auth::{AuthContext, TenantSettings};
+use crate::domain::parse_id;
 use crate::error::{AppError, AppResult, GqlError};
 use crate::loaders::AppLoader;
 use crate::modules::opportunity::service as opportunities;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::money::parse_amount;
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};

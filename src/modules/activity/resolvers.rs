@@ -6,9 +6,9 @@ use super::types::{
 };
 use super::{calendar, documents, service};
 use crate::auth::ContextAuth;
+use crate::domain::parse_id;
 use crate::error::GqlResult;
 use crate::graphql::ContextState;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::pagination::connection_complexity;
 use crate::tenancy::TenantScope;
 

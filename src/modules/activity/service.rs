@@ -19,13 +19,13 @@ use super::types::{
 };
 use crate::auth::AuthContext;
 use crate::domain::Role;
+use crate::domain::parse_id;
 use crate::error::{AppError, AppResult, GqlError};
 use crate::events::{ActivityEventKind as Kind, Event};
 use crate::graphql::ContextState;
 use crate::loaders::AppLoader;
 use crate::modules::contact::service as contacts;
 use crate::modules::opportunity::service as opportunities;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::pagination::{PageInfo, decode_cursor, encode_cursor, page_size, split_page};
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
@@ -415,7 +415,7 @@ pub async fn claim_became_overdue<C: ConnectionTrait>(db: &C, limit: u64) -> App
         .add(activity::Column::Kind.eq("TASK"))
         .add(activity::Column::Done.eq(false))
         .add(activity::Column::DueAt.lt(now()));
-    let claimed = crate::jobs::claim::<activity::Entity, _>(
+    let claimed = crate::db::claim::<activity::Entity, _>(
         db,
         pending,
         activity::Column::Id,

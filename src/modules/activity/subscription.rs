@@ -10,13 +10,13 @@ use super::service::find;
 use super::types::Activity;
 use crate::auth::ContextAuth;
 use crate::domain::TenantId;
+use crate::domain::parse_id;
 use crate::error::{AppError, GqlResult};
 use crate::events::{ActivityEventKind, Event, LagSignal, Subject, load_shared, tenant_stream};
 use crate::graphql::ContextState;
 use crate::modules::account::types::UserGql;
 use crate::modules::opportunity::service as opportunities;
 use crate::modules::opportunity::types::user_opt;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::tenancy::TenantScope;
 
 /// Something happened to one of your tenant's activities.

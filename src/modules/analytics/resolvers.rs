@@ -5,9 +5,9 @@ use super::types::{
     Forecast, ForecastBucket, ForecastGroupBy, ForecastInput, FunnelStage, SourcePerformance,
 };
 use crate::auth::ContextAuth;
+use crate::domain::parse_id;
 use crate::error::GqlResult;
 use crate::graphql::ContextState;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::scalars::Date;
 
 #[derive(Default)]

@@ -3,9 +3,9 @@ use async_graphql::{Context, ID, Object};
 use super::service;
 use super::types::{Contact, ContactConnection, ContactFilter, ContactInput, UpdateContactInput};
 use crate::auth::ContextAuth;
+use crate::domain::parse_id;
 use crate::error::GqlResult;
 use crate::graphql::ContextState;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::pagination::connection_complexity;
 use crate::tenancy::TenantScope;
 

@@ -12,9 +12,9 @@ use super::types::{
     ContactFilter, ContactInput, ContactKind, ContactLifecycle, UpdateContactInput,
 };
 use crate::auth::AuthContext;
+use crate::domain::parse_id;
 use crate::domain::{Email, Name, Role};
 use crate::error::{AppError, AppResult};
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::modules::pipeline::service::find_source;
 use crate::pagination::{PageInfo, decode_cursor, encode_cursor, page_size, split_page};
 use crate::state::AppState;

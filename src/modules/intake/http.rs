@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::service::{self, Post};
 use crate::error::AppError;
-use crate::http::graphql::bearer;
+use crate::http::request::bearer;
 use crate::state::AppState;
 
 /// A request form is small; anything bigger is refused.

@@ -3,9 +3,9 @@ use async_graphql::{Context, ID, Object};
 use super::service;
 use super::types::{IntakeKey, IntakeKeyInput, IntakeKeySecret};
 use crate::auth::{ContextAuth, RoleGuard};
+use crate::domain::parse_id;
 use crate::error::GqlResult;
 use crate::graphql::ContextState;
-use crate::modules::pipeline::resolvers::parse_id;
 
 #[derive(Default)]
 pub struct IntakeQuery;

@@ -16,12 +16,12 @@ use uuid::Uuid;
 
 use super::types::IntakeKeyInput;
 use crate::auth::{AuthContext, random_token, sha256_hex};
+use crate::domain::parse_id;
 use crate::domain::{CurrencyCode, Email, Name, TenantId};
 use crate::error::{AppError, AppResult};
 use crate::modules::contact::service::phone;
 use crate::modules::contact::types::{ContactKind, ContactLifecycle};
 use crate::modules::opportunity::service::{self as opportunities, ContactLink, NewOpportunity};
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::modules::pipeline::service::{find_source, find_stage};
 use crate::money::parse_amount;
 use crate::state::AppState;

@@ -15,10 +15,10 @@ use super::types::{
     UpdateOpportunityInput,
 };
 use crate::auth::{ContextAuth, RoleGuard};
+use crate::domain::parse_id;
 use crate::error::{AppResult, GqlResult};
 use crate::graphql::ContextState;
 use crate::loaders::load_one;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::pagination::{PageInfo, connection_complexity, page_size};
 use crate::tenancy::TenantScope;
 

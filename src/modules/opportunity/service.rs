@@ -23,12 +23,12 @@ use super::types::{
     UpdateOpportunityInput, status_mask,
 };
 use crate::auth::{AuthContext, TenantSettings};
+use crate::domain::parse_id;
 use crate::domain::{CurrencyCode, Role};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, OpportunityEventKind as Kind};
 use crate::modules::contact::service as contacts;
 use crate::modules::contact::types::ContactLifecycle;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::modules::pipeline::service::{find_pipeline, find_source, find_stage, has_rate};
 use crate::money::parse_amount;
 use crate::pagination::{PageInfo, decode_cursor, encode_cursor, page_size, split_page};
@@ -1278,7 +1278,7 @@ pub async fn claim_became_late<C: ConnectionTrait>(db: &C, limit: u64) -> AppRes
                         .to_owned(),
                 ),
             );
-        let claimed = crate::jobs::claim::<opportunity::Entity, _>(
+        let claimed = crate::db::claim::<opportunity::Entity, _>(
             db,
             pending,
             opportunity::Column::Id,

@@ -10,11 +10,11 @@ use super::service::find;
 use super::types::{Opportunity, user_opt};
 use crate::auth::ContextAuth;
 use crate::domain::TenantId;
+use crate::domain::parse_id;
 use crate::error::{AppError, GqlResult};
 use crate::events::{Event, LagSignal, OpportunityEventKind, Subject, load_shared, tenant_stream};
 use crate::graphql::ContextState;
 use crate::modules::account::types::UserGql;
-use crate::modules::pipeline::resolvers::parse_id;
 use crate::modules::pipeline::service::find_pipeline;
 use crate::tenancy::TenantScope;
 

@@ -12,15 +12,11 @@ use super::types::{
     UpdatePipelineInput, UpdateStageInput,
 };
 use crate::auth::{ContextAuth, RoleGuard};
+use crate::domain::parse_id;
 use crate::error::{AppError, GqlError, GqlResult};
 use crate::graphql::ContextState;
 use crate::loaders::AppLoader;
 use crate::tenancy::TenantScope;
-
-/// Parses a client ID of any kind; malformed IDs are simply not found.
-pub fn parse_id(id: &ID, what: &'static str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(id.as_str()).map_err(|_| AppError::NotFound(what))
-}
 
 /// The live stages of a pipeline, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
