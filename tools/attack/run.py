@@ -43,6 +43,8 @@ CLIENT_TIMEOUT = 60.0
 ANOMALIES: list[tuple[str, str, str, str]] = []
 CURRENT = {"db": "?", "test": "?"}
 ANOMALY_LOCK = threading.Lock()
+# (db, test, code, message) -> count, for --verbose.
+MESSAGES: Counter = Counter()
 
 
 # --------------------------------------------------------------------- HTTP
@@ -66,6 +68,9 @@ class Answer:
                 errs = self.json.get("errors") if isinstance(self.json, dict) else None
                 if errs:
                     self.code = (errs[0].get("extensions") or {}).get("code") or "NO_CODE"
+                    with ANOMALY_LOCK:
+                        MESSAGES[(CURRENT["db"], CURRENT["test"], self.code,
+                                  str(errs[0].get("message"))[:120])] += 1
                 else:
                     self.code = "OK"
         bad = (
@@ -205,16 +210,16 @@ class RssSampler(threading.Thread):
         self.pid, self.interval = pid, interval
         self.peak = rss_kib(pid)
         self.samples = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.peak = max(self.peak, rss_kib(self.pid))
             self.samples += 1
             time.sleep(self.interval)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
         self.peak = max(self.peak, rss_kib(self.pid))
         return self.peak
@@ -563,6 +568,7 @@ def main():
     ap.add_argument("--databases", default="sqlite,postgres", help="comma list: sqlite,postgres")
     ap.add_argument("--rounds", type=int, default=100, help="last-admin race rounds (default 100)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs (server logs)")
+    ap.add_argument("--verbose", action="store_true", help="also list error messages by test and code")
     ap.add_argument("--json", help="also write the figures as JSON to this file")
     args = ap.parse_args()
     if not os.access(args.bin, os.X_OK):
@@ -610,6 +616,10 @@ def main():
                 print(f"- [{db}] {test}: {req}\n    -> {ans}")
     else:
         print("\nNo anomalous answers (no 5xx, INTERNAL, uncoded error or network error).")
+    if args.verbose:
+        print("\nError messages (db, test, code, message: count):")
+        for (db, test, code, msg), n in sorted(MESSAGES.items()):
+            print(f"- [{db}] {test} {code}: {msg!r} x{n}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "anomalies": ANOMALIES}, f, indent=2)
