@@ -407,3 +407,77 @@ dual_test!(sources_and_exchange_rates, |app| {
         json!([{ "currency": "USD", "rate": "0.93" }])
     );
 });
+
+/// The history of an opportunity, as "field:from>to" with stage and
+/// pipeline ids replaced by names, oldest first.
+async fn history_of(app: &TestApp, token: &str, id: &str) -> (Vec<String>, usize, i64) {
+    let v = app
+        .gql(
+            Some(token),
+            "query($id: ID!) { opportunity(id: $id) { version stageHistory { toStage { name } } history(first: 50) { nodes { field } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let o = &v["data"]["opportunity"];
+    let mut fields: Vec<String> = o["history"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["field"].as_str().unwrap().to_string())
+        .collect();
+    fields.sort();
+    (
+        fields,
+        o["stageHistory"].as_array().unwrap().len(),
+        o["version"].as_i64().unwrap(),
+    )
+}
+
+dual_test!(deleting_a_stage_leaves_the_history_a_move_leaves, |app| {
+    let s = app.sign_up("Drift Co", "ann@drift.co").await;
+    let (_, stages) = sales_pipeline(&app, &s.token).await;
+    let v = app
+        .gql(
+            Some(&s.token),
+            "mutation($i: CreatePipelineInput!) { createPipeline(input: $i) { stages { id } } }",
+            json!({ "i": { "name": "Partners", "stages": [
+                { "name": "Lead", "probability": 10 }, { "name": "Deal", "probability": 60 }
+            ] } }),
+        )
+        .await;
+    let other = v["data"]["createPipeline"]["stages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new = |title: &str| {
+        crate::opportunities::create(
+            &app,
+            &s.token,
+            json!({ "title": title, "stageId": stages[1], "potential": "1" }),
+        )
+    };
+    let moved = new("Moved").await;
+    let swept = new("Swept").await;
+    // one moves by hand into the other pipeline...
+    let v = app
+        .gql(
+            Some(&s.token),
+            "mutation($id: ID!, $st: ID!) { moveOpportunity(id: $id, stageId: $st) { id } }",
+            json!({ "id": moved, "st": other }),
+        )
+        .await;
+    assert!(v["errors"].is_null(), "{v}");
+    // ...the other goes there because its stage is deleted
+    let v = app
+        .gql(
+            Some(&s.token),
+            "mutation($id: ID!, $to: ID) { deleteStage(id: $id, moveOpportunitiesTo: $to) }",
+            json!({ "id": stages[1], "to": other }),
+        )
+        .await;
+    assert_eq!(v["data"]["deleteStage"], true, "{v}");
+    let by_hand = history_of(&app, &s.token, &moved).await;
+    let by_deletion = history_of(&app, &s.token, &swept).await;
+    assert_eq!(by_hand, by_deletion);
+    assert!(by_hand.0.contains(&"pipeline".to_string()), "{by_hand:?}");
+});

@@ -237,6 +237,100 @@ fn stage_row(
     })
 }
 
+/// Moves every opportunity of stage `from` into `to` inside the caller's
+/// transaction (a stage deletion), writing exactly the history a
+/// `moveOpportunity` writes for each: a stage change, a "stage" field
+/// change, a "pipeline" one when the pipeline changes, and a version bump.
+/// Answers the events to publish once the caller has committed. Refused
+/// when there are opportunities and no (other) stage to take them.
+pub async fn move_all_from_stage_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    actor: Option<Uuid>,
+    from: &entity::stage::Model,
+    to: Option<&entity::stage::Model>,
+) -> AppResult<Vec<Event>> {
+    let affected = scope
+        .find::<opportunity::Entity>()
+        .filter(opportunity::Column::StageId.eq(from.id))
+        .all(conn)
+        .await?;
+    if affected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(to) = to else {
+        return Err(AppError::bad_input(
+            "moveOpportunitiesTo",
+            format!(
+                "{} opportunities are in this stage: name a stage to move them to",
+                affected.len()
+            ),
+        ));
+    };
+    if to.id == from.id {
+        return Err(AppError::bad_input(
+            "moveOpportunitiesTo",
+            "cannot move opportunities into the stage being deleted",
+        ));
+    }
+    let ts = now();
+    scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(opportunity::Column::StageId, Expr::value(to.id))
+        .col_expr(opportunity::Column::PipelineId, Expr::value(to.pipeline_id))
+        .col_expr(opportunity::Column::StageEnteredAt, Expr::value(ts))
+        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
+        .col_expr(
+            opportunity::Column::Version,
+            Expr::col(opportunity::Column::Version).add(1),
+        )
+        .filter(opportunity::Column::StageId.eq(from.id))
+        .exec(conn)
+        .await?;
+    let mut stage_rows = Vec::with_capacity(affected.len());
+    let mut field_rows = Vec::with_capacity(affected.len());
+    for o in &affected {
+        stage_rows.push(stage_row(scope, o.id, Some(from.id), to.id, actor, ts));
+        field_rows.push(history_row(
+            scope,
+            o.id,
+            actor,
+            ts,
+            "stage",
+            Some(from.id.to_string()),
+            Some(to.id.to_string()),
+        ));
+        if o.pipeline_id != to.pipeline_id {
+            field_rows.push(history_row(
+                scope,
+                o.id,
+                actor,
+                ts,
+                "pipeline",
+                Some(o.pipeline_id.to_string()),
+                Some(to.pipeline_id.to_string()),
+            ));
+        }
+    }
+    for chunk in stage_rows.chunks(500) {
+        stage_change::Entity::insert_many(chunk.to_vec())
+            .exec(conn)
+            .await?;
+    }
+    for chunk in field_rows.chunks(500) {
+        opportunity_change::Entity::insert_many(chunk.to_vec())
+            .exec(conn)
+            .await?;
+    }
+    Ok(affected
+        .iter()
+        .map(|o| {
+            Event::opportunity(scope.0.0, actor, Kind::StageChanged, o)
+                .moved(o.pipeline_id, to.pipeline_id)
+        })
+        .collect())
+}
+
 async fn link_contacts<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,

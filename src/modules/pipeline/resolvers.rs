@@ -214,7 +214,25 @@ impl PipelineMutation {
         let to = move_opportunities_to
             .map(|t| parse_id(&t, "stage"))
             .transpose()?;
-        Ok(service::delete_stage(ctx.state()?, ctx.auth()?, id, to).await?)
+        let (state, auth) = (ctx.state()?, ctx.auth()?);
+        let scope = TenantScope(auth.tenant);
+        // one transaction across the two modules that own the rows
+        let txn = crate::db::begin_write(&state.db)
+            .await
+            .map_err(AppError::from)?;
+        let (stage, target) = service::stage_for_deletion_in(&txn, scope, id, to).await?;
+        let events = crate::modules::opportunity::service::move_all_from_stage_in(
+            &txn,
+            scope,
+            Some(auth.user.0),
+            &stage,
+            target.as_ref(),
+        )
+        .await?;
+        service::delete_stage_in(&txn, scope, &stage).await?;
+        txn.commit().await.map_err(AppError::from)?;
+        state.events.publish_all(events).await;
+        Ok(true)
     }
 
     #[graphql(guard = "RoleGuard::ADMIN")]

@@ -1,14 +1,12 @@
 //! Admin setup of pipelines, stages, sources and exchange rates.
 use std::collections::HashSet;
 
-use entity::{
-    exchange_rate, opportunity, opportunity_change, pipeline, source, stage, stage_change,
-};
+use entity::{exchange_rate, pipeline, source, stage};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -16,7 +14,6 @@ use super::types::{CreatePipelineInput, StageInput, UpdatePipelineInput, UpdateS
 use crate::auth::{AuthContext, TenantSettings};
 use crate::domain::{CurrencyCode, Name};
 use crate::error::{AppError, AppResult};
-use crate::events::{Event, OpportunityEventKind};
 use crate::money::parse_rate;
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
@@ -482,129 +479,52 @@ pub async fn reorder_stages(
     find_pipeline(&state.db, scope, p.id).await
 }
 
-/// Deletes a stage. Its opportunities move to `move_to` first, each move
-/// recorded in history; the stage row stays (flagged) for that history.
-pub async fn delete_stage(
-    state: &AppState,
-    auth: AuthContext,
+/// The stage to delete and the stage its opportunities go to, with the
+/// pipeline locked for the rest of the caller's transaction. The last
+/// stage of a pipeline cannot be deleted. The opportunities themselves are
+/// moved by their own module (`opportunity::service::move_all_from_stage_in`).
+pub async fn stage_for_deletion_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
     id: Uuid,
     move_to: Option<Uuid>,
-) -> AppResult<bool> {
-    let scope = TenantScope(auth.tenant);
-    let txn = crate::db::begin_write(&state.db).await?;
-    let s = find_stage(&txn, scope, id).await?;
-    lock_pipeline(&txn, scope, s.pipeline_id).await?;
+) -> AppResult<(stage::Model, Option<stage::Model>)> {
+    let s = find_stage(conn, scope, id).await?;
+    lock_pipeline(conn, scope, s.pipeline_id).await?;
     let target = match move_to {
-        Some(t) => Some(find_stage(&txn, scope, t).await?),
+        Some(t) => Some(find_stage(conn, scope, t).await?),
         None => None,
     };
-    let stages = live_stages(&txn, scope, s.pipeline_id).await?;
-    if stages.len() <= 1 {
+    if live_stages(conn, scope, s.pipeline_id).await?.len() <= 1 {
         return Err(AppError::bad_input(
             "id",
             "the last stage of a pipeline cannot be deleted",
         ));
     }
-    let affected = scope
-        .find::<opportunity::Entity>()
-        .filter(opportunity::Column::StageId.eq(s.id))
-        .all(&txn)
-        .await?;
-    if !affected.is_empty() {
-        let Some(target) = &target else {
-            return Err(AppError::bad_input(
-                "moveOpportunitiesTo",
-                format!(
-                    "{} opportunities are in this stage: name a stage to move them to",
-                    affected.len()
-                ),
-            ));
-        };
-        if target.id == s.id {
-            return Err(AppError::bad_input(
-                "moveOpportunitiesTo",
-                "cannot move opportunities into the stage being deleted",
-            ));
-        }
-        let ts = now();
-        scope
-            .update_many::<opportunity::Entity>()
-            .col_expr(opportunity::Column::StageId, Expr::value(target.id))
-            .col_expr(
-                opportunity::Column::PipelineId,
-                Expr::value(target.pipeline_id),
-            )
-            .col_expr(opportunity::Column::StageEnteredAt, Expr::value(ts))
-            .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
-            .col_expr(
-                opportunity::Column::Version,
-                Expr::col(opportunity::Column::Version).add(1),
-            )
-            .filter(opportunity::Column::StageId.eq(s.id))
-            .exec(&txn)
-            .await?;
-        let changes: Vec<stage_change::ActiveModel> = affected
-            .iter()
-            .map(|o| {
-                scope.stamp(stage_change::ActiveModel {
-                    id: Set(Uuid::new_v4()),
-                    opportunity_id: Set(o.id),
-                    from_stage_id: Set(Some(s.id)),
-                    to_stage_id: Set(target.id),
-                    changed_by: Set(Some(auth.user.0)),
-                    changed_at: Set(ts),
-                    ..Default::default()
-                })
-            })
-            .collect();
-        let fields: Vec<opportunity_change::ActiveModel> = affected
-            .iter()
-            .map(|o| {
-                scope.stamp(opportunity_change::ActiveModel {
-                    id: Set(Uuid::new_v4()),
-                    opportunity_id: Set(o.id),
-                    field: Set("stage".into()),
-                    from_value: Set(Some(s.id.to_string())),
-                    to_value: Set(Some(target.id.to_string())),
-                    changed_by: Set(Some(auth.user.0)),
-                    changed_at: Set(ts),
-                    ..Default::default()
-                })
-            })
-            .collect();
-        for chunk in changes.chunks(500) {
-            stage_change::Entity::insert_many(chunk.to_vec())
-                .exec(&txn)
-                .await?;
-        }
-        for chunk in fields.chunks(500) {
-            opportunity_change::Entity::insert_many(chunk.to_vec())
-                .exec(&txn)
-                .await?;
-        }
-    }
+    Ok((s, target))
+}
+
+/// Flags an emptied stage deleted (the row stays for the history that
+/// names it) and closes the gap in its pipeline's positions.
+pub async fn delete_stage_in(
+    conn: &DatabaseTransaction,
+    scope: TenantScope,
+    s: &stage::Model,
+) -> AppResult<()> {
     scope
         .update_many::<stage::Entity>()
         .col_expr(stage::Column::Deleted, Expr::value(true))
         .col_expr(stage::Column::UpdatedAt, Expr::value(now()))
         .filter(stage::Column::Id.eq(s.id))
-        .exec(&txn)
+        .exec(conn)
         .await?;
-    let rest: Vec<Uuid> = stages.iter().map(|x| x.id).filter(|x| *x != s.id).collect();
-    renumber_stages(&txn, scope, &rest).await?;
-    txn.commit().await?;
-    if let Some(target) = target {
-        let events: Vec<Event> = affected
-            .iter()
-            .map(|o| {
-                let kind = OpportunityEventKind::StageChanged;
-                Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, o)
-                    .moved(o.pipeline_id, target.pipeline_id)
-            })
-            .collect();
-        state.events.publish_all(events).await;
-    }
-    Ok(true)
+    let rest: Vec<Uuid> = live_stages(conn, scope, s.pipeline_id)
+        .await?
+        .iter()
+        .map(|x| x.id)
+        .filter(|x| *x != s.id)
+        .collect();
+    renumber_stages(conn, scope, &rest).await
 }
 
 pub async fn sources(
