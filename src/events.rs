@@ -210,6 +210,10 @@ pub struct EventBus {
     capacity: usize,
     /// Present on PostgreSQL: publishing goes through NOTIFY.
     notify: Option<DatabaseConnection>,
+    /// How many subscriptions were ever taken: a subscription is live
+    /// (will hear every later event) once this has counted it, which is
+    /// what tests wait on instead of guessing from silence.
+    subscriptions: tokio::sync::watch::Sender<u64>,
 }
 
 impl EventBus {
@@ -221,7 +225,13 @@ impl EventBus {
             channels: RwLock::new(HashMap::new()),
             capacity: capacity.max(16),
             notify,
+            subscriptions: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// Counts subscriptions taken so far (see the field).
+    pub fn subscriptions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.subscriptions.subscribe()
     }
 
     pub fn subscribe(&self, tenant: Uuid) -> broadcast::Receiver<Arc<Event>> {
@@ -229,10 +239,12 @@ impl EventBus {
         // tenants whose subscribers all left are forgotten here, on the
         // (rare) subscribe path, rather than on every delivery
         channels.retain(|_, tx| tx.receiver_count() > 0);
-        channels
+        let rx = channels
             .entry(tenant)
             .or_insert_with(|| broadcast::channel(self.capacity).0)
-            .subscribe()
+            .subscribe();
+        self.subscriptions.send_modify(|n| *n = n.saturating_add(1));
+        rx
     }
 
     /// Hands an event to this instance's subscribers of its tenant.
@@ -341,7 +353,7 @@ pub fn spawn_listener(
             let mut listener = match connect(&url).await {
                 Ok(l) => l,
                 Err(e) => {
-                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "events: could not LISTEN");
+                    tracing::error!(error = %e, retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX), "events: could not LISTEN");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;

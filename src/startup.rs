@@ -30,6 +30,7 @@ pub struct Application {
     server: Server,
     statements: Arc<AtomicU64>,
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    events: Arc<EventBus>,
 }
 
 impl Application {
@@ -62,6 +63,7 @@ impl Application {
         });
         crate::auth::password::warm_up().await;
         let events = Arc::new(EventBus::new(&db, settings.event_buffer));
+        let bus = events.clone();
         if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             let ready = crate::events::spawn_listener(&settings.database_url, events.clone());
             // start delivering before serving; a failure keeps retrying in
@@ -126,6 +128,7 @@ impl Application {
             server,
             statements,
             shutdown: shutdown_tx,
+            events: bus,
         })
     }
 
@@ -136,6 +139,12 @@ impl Application {
     /// How many SQL statements this instance has run so far.
     pub fn statement_counter(&self) -> Arc<AtomicU64> {
         self.statements.clone()
+    }
+
+    /// Counts the subscriptions this instance has taken: a test waits for
+    /// it to move instead of guessing that a subscription is live.
+    pub fn subscriptions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.events.subscriptions()
     }
 
     /// Stops the server from elsewhere (tests stop each instance they start).

@@ -458,7 +458,8 @@ fn enqueue(out: &mpsc::Sender<String>, lag: &LagSignal, text: String) -> bool {
 /// (`default_code` where the executor gave none), as over HTTP.
 fn server_errors(id: &str, errors: Vec<async_graphql::ServerError>, default_code: &str) -> String {
     let mut body = request_error_body(errors, default_code);
-    error_message(id, body["errors"].take())
+    let errors = body.get_mut("errors").map(Value::take).unwrap_or_default();
+    error_message(id, errors)
 }
 
 fn error_message(id: &str, errors: Value) -> String {
@@ -481,13 +482,16 @@ fn bearer_of(payload: &Value) -> Option<String> {
 
 async fn close(session: Session, code: u16, reason: &str) {
     // a close reason must fit in a control frame (123 bytes)
-    let mut end = reason.len().min(120);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
+    let mut short = String::new();
+    for c in reason.chars() {
+        if short.len() + c.len_utf8() > 120 {
+            break;
+        }
+        short.push(c);
     }
     let reason = CloseReason {
         code: CloseCode::from(code),
-        description: (!reason.is_empty()).then(|| reason[..end].to_string()),
+        description: (!short.is_empty()).then_some(short),
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), session.close(Some(reason))).await;
 }

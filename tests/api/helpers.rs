@@ -70,6 +70,8 @@ pub struct TestApp {
     pub database_url: String,
     /// SQL statements the server has run so far.
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Subscriptions the server's event bus has taken so far.
+    pub subscriptions: tokio::sync::watch::Receiver<u64>,
     /// Does what SIGTERM does to the sockets: closes them with 1001.
     pub close_sockets: std::sync::Arc<dyn Fn() + Send + Sync>,
     handle: actix_web::dev::ServerHandle,
@@ -159,9 +161,11 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let statements = app.statement_counter();
+        let subscriptions = app.subscriptions();
         let close_sockets = std::sync::Arc::new(app.close_sockets());
         tokio::spawn(app.run_until_stopped());
         TestApp {
+            subscriptions,
             close_sockets,
             backend,
             address,
@@ -196,7 +200,10 @@ impl TestApp {
                 .insert("Sec-WebSocket-Protocol", p.parse().unwrap());
         }
         let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        Ws { stream }
+        Ws {
+            stream,
+            live: self.subscriptions.clone(),
+        }
     }
 
     /// A connection acknowledged for `token`.
@@ -389,6 +396,8 @@ type WsStream =
 /// A graphql-transport-ws client that lets tests send anything.
 pub struct Ws {
     pub stream: WsStream,
+    /// The server's count of subscriptions taken (see `subscribe_live`).
+    live: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Ws {
@@ -417,12 +426,16 @@ impl Ws {
             .await;
     }
 
-    /// Subscribes and waits a moment: the protocol has no "subscribed"
-    /// answer, and only events committed after the server took the
-    /// subscription are delivered.
+    /// Subscribes and waits until the server's event bus has taken the
+    /// subscription: the protocol has no "subscribed" answer, and only
+    /// events committed after that are delivered. A signal, not a guess.
     pub async fn subscribe_live(&mut self, id: &str, query: &str, variables: Value) {
+        let before = *self.live.borrow();
         self.subscribe(id, query, variables).await;
-        self.silent_for(Duration::from_millis(300)).await;
+        tokio::time::timeout(Duration::from_secs(10), self.live.wait_for(|n| *n > before))
+            .await
+            .expect("the subscription never reached the event bus")
+            .expect("the server is gone");
     }
 
     /// The next protocol message, or None when nothing comes within `wait`.
