@@ -2,6 +2,51 @@
 use async_graphql::ErrorExtensions;
 use sea_orm::{DbErr, SqlErr};
 
+/// Every `extensions.code` the server answers with, on every transport,
+/// with its HTTP status where the code is answered outside GraphQL
+/// execution (GraphQL field errors travel in a 200). The README's error
+/// table lists exactly these (a test reads it).
+pub mod codes {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
+    pub const TIMEOUT: &str = "TIMEOUT";
+    pub const INTERNAL: &str = "INTERNAL";
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+    /// Every code, for the README check.
+    pub const ALL: &[&str] = &[
+        UNAUTHENTICATED,
+        FORBIDDEN,
+        NOT_FOUND,
+        BAD_USER_INPUT,
+        CONFLICT,
+        RATE_LIMITED,
+        UNAVAILABLE,
+        TIMEOUT,
+        INTERNAL,
+        BAD_REQUEST,
+        METHOD_NOT_ALLOWED,
+        NOT_ACCEPTABLE,
+        UNSUPPORTED_MEDIA_TYPE,
+        PAYLOAD_TOO_LARGE,
+        LIMIT_EXCEEDED,
+        GRAPHQL_PARSE_FAILED,
+        GRAPHQL_VALIDATION_FAILED,
+    ];
+}
+
 /// Every failure a resolver can answer with. Each variant has exactly one
 /// `extensions.code`; internal causes are logged, never sent to clients.
 #[derive(Debug, thiserror::Error)]
@@ -41,16 +86,15 @@ pub type AppResult<T> = Result<T, AppError>;
 impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated | Self::UnauthenticatedWith(_) => "UNAUTHENTICATED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::BadInput { .. } => "BAD_USER_INPUT",
-            Self::Conflict(_) => "CONFLICT",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Unavailable { .. } => "UNAVAILABLE",
-            Self::Timeout => "TIMEOUT",
-            Self::Internal(_) => "INTERNAL",
-            Self::Relayed(_) => "INTERNAL",
+            Self::Unauthenticated | Self::UnauthenticatedWith(_) => codes::UNAUTHENTICATED,
+            Self::Forbidden => codes::FORBIDDEN,
+            Self::NotFound(_) => codes::NOT_FOUND,
+            Self::BadInput { .. } => codes::BAD_USER_INPUT,
+            Self::Conflict(_) => codes::CONFLICT,
+            Self::RateLimited { .. } => codes::RATE_LIMITED,
+            Self::Unavailable { .. } => codes::UNAVAILABLE,
+            Self::Timeout => codes::TIMEOUT,
+            Self::Internal(_) | Self::Relayed(_) => codes::INTERNAL,
         }
     }
 

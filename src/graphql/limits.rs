@@ -16,6 +16,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Positioned, Request, ServerError, Value};
 
 use crate::domain::clean_text;
+use crate::error::codes;
 
 /// Lexical tokens per document. The standard introspection query has
 /// about 300; a large screen query fewer than 1,000.
@@ -51,7 +52,7 @@ impl Refusal {
     }
 }
 
-const VALIDATION: &str = "GRAPHQL_VALIDATION_FAILED";
+const VALIDATION: &str = codes::GRAPHQL_VALIDATION_FAILED;
 
 /// Counts the lexical tokens of a GraphQL document and its deepest
 /// bracket nesting, stopping early once either limit is passed.
@@ -304,11 +305,11 @@ fn check_document(doc: &ExecutableDocument) -> Result<(), Refusal> {
 fn control_char_refusal(path: &str) -> Refusal {
     let mut error = ServerError::new(format!("{path} must not contain control characters"), None);
     let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "BAD_USER_INPUT");
+    ext.set("code", codes::BAD_USER_INPUT);
     ext.set("field", path);
     error.extensions = Some(ext);
     Refusal {
-        code: "BAD_USER_INPUT",
+        code: codes::BAD_USER_INPUT,
         error: Box::new(error),
     }
 }
@@ -394,7 +395,7 @@ pub fn screen(request: &mut Request) -> Result<(), Refusal> {
         Ok(doc) => doc,
         Err(e) => {
             return Err(Refusal {
-                code: "GRAPHQL_PARSE_FAILED",
+                code: codes::GRAPHQL_PARSE_FAILED,
                 error: Box::new(e),
             });
         }

@@ -9,6 +9,7 @@ use async_graphql::{
     Context, ErrorExtensions, MergedObject, MergedSubscription, Response, Schema, ServerError,
 };
 
+use crate::error::codes;
 use crate::error::{AppError, AppResult};
 use crate::modules::account::{AccountMutation, AccountQuery};
 use crate::modules::activity::{ActivityMutation, ActivityQuery, ActivitySubscription};
@@ -154,7 +155,7 @@ pub fn fill_codes(errors: &mut [ServerError]) {
     for e in errors {
         let ext = e.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            ext.set("code", "BAD_USER_INPUT");
+            ext.set("code", codes::BAD_USER_INPUT);
         }
     }
 }

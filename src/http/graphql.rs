@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
 use super::request::{ClientAddr, authenticate, bearer, request_data, request_error_body};
+use crate::error::codes;
 use crate::graphql::{AppSchema, Executed, limits};
 use crate::state::AppState;
 
@@ -109,7 +110,7 @@ fn not_acceptable() -> HttpResponse {
     transport_error(
         StatusCode::NOT_ACCEPTABLE,
         MediaType::Json,
-        "NOT_ACCEPTABLE",
+        codes::NOT_ACCEPTABLE,
         "this endpoint answers application/graphql-response+json or application/json",
     )
 }
@@ -118,7 +119,7 @@ pub async fn method_not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "GET, POST"))
         .content_type(APPLICATION_JSON)
-        .json(json!({ "errors": [{ "message": "use GET or POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] }))
+        .json(json!({ "errors": [{ "message": "use GET or POST", "extensions": { "code": codes::METHOD_NOT_ALLOWED } }] }))
 }
 
 /// A request whose parameters were understood, ready to execute.
@@ -211,7 +212,7 @@ pub async fn post(
         return transport_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
-            "UNSUPPORTED_MEDIA_TYPE",
+            codes::UNSUPPORTED_MEDIA_TYPE,
             "POST bodies must be application/json (UTF-8)",
         );
     }
@@ -219,7 +220,7 @@ pub async fn post(
         transport_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             media,
-            "PAYLOAD_TOO_LARGE",
+            codes::PAYLOAD_TOO_LARGE,
             "the request body exceeds 256 KiB",
         )
     };
@@ -237,7 +238,7 @@ pub async fn post(
             return transport_error(
                 StatusCode::BAD_REQUEST,
                 media,
-                "BAD_REQUEST",
+                codes::BAD_REQUEST,
                 "the request body could not be read",
             );
         };
@@ -250,7 +251,7 @@ pub async fn post(
         return transport_error(
             StatusCode::BAD_REQUEST,
             media,
-            "BAD_REQUEST",
+            codes::BAD_REQUEST,
             "the request body is empty",
         );
     }
@@ -259,14 +260,14 @@ pub async fn post(
             return transport_error(
                 StatusCode::BAD_REQUEST,
                 media,
-                "BAD_REQUEST",
+                codes::BAD_REQUEST,
                 "the request body is not valid JSON",
             );
         }
         Ok(v) => match params_from_json(v) {
             Ok(p) => p,
             Err((_, msg)) => {
-                return transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &msg);
+                return transport_error(StatusCode::BAD_REQUEST, media, codes::BAD_REQUEST, &msg);
             }
         },
     };
@@ -294,10 +295,10 @@ pub async fn get(
         Ok(None) => transport_error(
             StatusCode::BAD_REQUEST,
             media,
-            "BAD_REQUEST",
+            codes::BAD_REQUEST,
             "`query` is required",
         ),
-        Err((_, msg)) => transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", &msg),
+        Err((_, msg)) => transport_error(StatusCode::BAD_REQUEST, media, codes::BAD_REQUEST, &msg),
     }
 }
 
@@ -385,7 +386,7 @@ async fn execute(
             .ok()
             .and_then(|doc| selected_operation(doc, op_name.as_deref()));
         if is_get && op == Some(OperationType::Mutation) {
-            let body = json!({ "errors": [{ "message": "mutations must use POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] });
+            let body = json!({ "errors": [{ "message": "mutations must use POST", "extensions": { "code": codes::METHOD_NOT_ALLOWED } }] });
             return (StatusCode::METHOD_NOT_ALLOWED, body, true);
         }
         if op == Some(OperationType::Subscription) {
@@ -393,7 +394,7 @@ async fn execute(
                 "subscriptions run over a WebSocket on /graphql (graphql-transport-ws)",
                 None,
             );
-            let (s, b) = request_error(vec![e], "BAD_REQUEST");
+            let (s, b) = request_error(vec![e], codes::BAD_REQUEST);
             return (s, b, false);
         }
         let caller = match authenticate(state, bearer(req)).await {
@@ -415,7 +416,7 @@ async fn execute(
         let work = crate::tenancy::run_as(tenant, schema.execute(gql));
         let mut resp = crate::graphql::run_bounded(work, state.request_timeout).await;
         if !executed.get() {
-            let (s, b) = request_error(resp.errors, "GRAPHQL_VALIDATION_FAILED");
+            let (s, b) = request_error(resp.errors, codes::GRAPHQL_VALIDATION_FAILED);
             return (s, b, false);
         }
         crate::graphql::fill_codes(&mut resp.errors);

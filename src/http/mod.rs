@@ -78,7 +78,7 @@ where
             Ok(answer) => answer,
             Err(_) => {
                 let body = HttpResponse::InternalServerError().json(serde_json::json!({
-                    "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]
+                    "errors": [{ "message": "internal error", "extensions": { "code": crate::error::codes::INTERNAL } }]
                 }));
                 Err(actix_web::error::InternalError::from_response("panic", body).into())
             }

@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 
 use super::request::{authenticate, request_data, request_error_body};
 use crate::auth::{AuthContext, TenantSettings};
+use crate::error::codes;
 use crate::events::LagSignal;
 use crate::graphql::{AppSchema, limits};
 use crate::state::AppState;
@@ -65,7 +66,7 @@ pub async fn upgrade(
     if !origin_allowed(&req, &state.allowed_origins) {
         return HttpResponse::Forbidden()
             .content_type("application/json")
-            .json(json!({ "errors": [{ "message": "this Origin may not open a WebSocket", "extensions": { "code": "FORBIDDEN" } }] }));
+            .json(json!({ "errors": [{ "message": "this Origin may not open a WebSocket", "extensions": { "code": codes::FORBIDDEN } }] }));
     }
     let (response, session, stream) = match actix_ws::handle_with_protocols(&req, body, &[PROTOCOL])
     {
@@ -378,7 +379,7 @@ impl Connection {
                 &id,
                 json!([{
                     "message": format!("at most {MAX_SUBSCRIPTIONS} operations may run on one connection"),
-                    "extensions": { "code": "LIMIT_EXCEEDED" }
+                    "extensions": { "code": codes::LIMIT_EXCEEDED }
                 }]),
             ));
         }
@@ -412,7 +413,7 @@ impl Connection {
             while let Some(mut resp) = responses.next().await {
                 let failed = first && resp.data == async_graphql::Value::Null && resp.is_err();
                 let text = if failed {
-                    server_errors(&op_id, resp.errors, "GRAPHQL_VALIDATION_FAILED")
+                    server_errors(&op_id, resp.errors, codes::GRAPHQL_VALIDATION_FAILED)
                 } else {
                     crate::graphql::fill_codes(&mut resp.errors);
                     json!({ "id": op_id, "type": "next", "payload": resp }).to_string()

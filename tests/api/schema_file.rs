@@ -10,3 +10,25 @@ fn schema_file_matches_the_code() {
         "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
     );
 }
+
+/// The README's error table lists exactly the codes the server answers.
+#[test]
+fn the_readme_lists_every_error_code() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split("## Error codes")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap();
+    let mut listed: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| l.split('|').nth(1).unwrap().split(','))
+        .map(|c| c.trim().trim_matches('`'))
+        .collect();
+    listed.sort_unstable();
+    let mut codes = crm_server::error::codes::ALL.to_vec();
+    codes.sort_unstable();
+    assert_eq!(listed, codes);
+}
