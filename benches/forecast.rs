@@ -9,6 +9,7 @@
 //! `crm-server seed --scale 50000` (10 tenants of 5,000), and dropped. A
 //! second round copies one tenant's rows until it alone has 50,000.
 //! BENCH_ITERATIONS (default 30) sets the samples per figure.
+#![allow(clippy::indexing_slicing)]
 use std::error::Error;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

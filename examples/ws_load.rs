@@ -13,7 +13,14 @@
 //! `--spawn` starts the server on a throwaway SQLite database (or on
 //! `--database-url`) and stops it at the end. `--stalled N` adds N sockets
 //! that subscribe to heavy events and never read.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -17,12 +17,14 @@ pub fn page_size(first: Option<i32>) -> AppResult<u64> {
             format!("first must be between 0 and {MAX_PAGE}"),
         ));
     }
-    Ok(n as u64)
+    // checked above: 0..=MAX_PAGE, so never negative
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Complexity of a connection field: its page size times what each node costs.
 pub fn connection_complexity(child: usize, first: Option<i32>) -> usize {
-    let n = first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize;
+    // clamped to 0..=MAX_PAGE, so the conversion cannot fail
+    let n = usize::try_from(first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE)).unwrap_or(0);
     n.saturating_mul(child).saturating_add(1)
 }
 
@@ -72,6 +74,39 @@ impl PageInfo {
 /// Splits a fetched `first + 1` rows into the page and whether more follow.
 pub fn split_page<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {
     let more = rows.len() as u64 > first;
-    rows.truncate(first as usize);
+    // a `first` beyond the address space keeps every row
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
     (rows, more)
+}
+
+/// A row count as a GraphQL `Int` (32 bits): a count beyond `i32::MAX`
+/// saturates there instead of wrapping negative (and, symmetrically, one
+/// below `i32::MIN` at `i32::MIN`, though `COUNT(*)` is never negative).
+pub fn count_i32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
+/// A `u64` (a `COUNT(*)`, a page size) as the `i64` SQL and the totals
+/// use: saturates at `i64::MAX`, which no count or page size reaches.
+pub fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_saturate_instead_of_wrapping() {
+        assert_eq!(count_i32(42), 42);
+        assert_eq!(count_i32(i64::from(i32::MAX) + 1), i32::MAX);
+        assert_eq!(count_i32(i64::MIN), i32::MIN);
+        assert_eq!(saturating_i64(101), 101);
+        assert_eq!(saturating_i64(u64::MAX), i64::MAX);
+        assert_eq!(page_size(None).ok(), Some(20));
+        assert!(page_size(Some(-1)).is_err());
+        assert_eq!(connection_complexity(2, Some(-5)), 1);
+        assert_eq!(split_page(vec![1, 2, 3], 2), (vec![1, 2], true));
+        assert_eq!(split_page(vec![1, 2], u64::MAX), (vec![1, 2], false));
+    }
 }

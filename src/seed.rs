@@ -259,7 +259,9 @@ impl Rng {
     /// Uniform in `0..n`; 0 when `n` is 0. Multiply-shift rather than `%`:
     /// no division, and a bias of at most n / 2^64, nothing for test data.
     fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+        // a 64-bit draw times n, shifted down by 64, is below n: it always
+        // fits, and the fallback is never taken
+        usize::try_from((u128::from(self.next_u64()) * n as u128) >> 64).unwrap_or(0)
     }
 
     /// Uniform in `lo..=hi`.
@@ -267,26 +269,39 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        let width = (hi - lo) as u64 + 1;
-        lo + ((u128::from(self.next_u64()) * u128::from(width)) >> 64) as i64
+        let width = u128::from(hi.abs_diff(lo)) + 1;
+        // below width, so lo + offset is at most hi: neither fallback is taken
+        let offset = (u128::from(self.next_u64()) * width) >> 64;
+        lo.checked_add_unsigned(u64::try_from(offset).unwrap_or(0))
+            .unwrap_or(hi)
     }
 
     fn percent(&mut self, p: usize) -> bool {
         self.below(100) < p
     }
 
-    /// `items` must not be empty.
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
+    /// A uniform draw from `items`; `T::default()` for an empty list,
+    /// which no caller passes.
+    fn pick<T: Copy + Default>(&mut self, items: &[T]) -> T {
+        nth(items, self.below(items.len()))
     }
 
     /// A well-formed version 4 UUID made of PRNG bytes.
     fn uuid(&mut self) -> Uuid {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.next_u64().to_be_bytes());
-        bytes[8..].copy_from_slice(&self.next_u64().to_be_bytes());
+        let high = self.next_u64();
+        let low = self.next_u64();
+        let bytes = ((u128::from(high) << 64) | u128::from(low)).to_be_bytes();
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
+}
+
+/// `items[i % len]`, round and round; `T::default()` for an empty list,
+/// which no caller passes.
+fn nth<T: Copy + Default>(items: &[T], i: usize) -> T {
+    i.checked_rem(items.len())
+        .and_then(|i| items.get(i))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Gives each tenant its own stream, so that "demo" and "scale-1" seeded
@@ -401,7 +416,7 @@ fn plans(opts: &SeedOptions) -> Vec<TenantPlan> {
             out.push(TenantPlan {
                 slug: format!("scale-{}", i + 1),
                 name: format!("Scale Tenant {}", i + 1),
-                timezone: TIMEZONES[i % TIMEZONES.len()],
+                timezone: nth(TIMEZONES, i),
                 users: SCALE_USERS,
                 pipelines: SCALE_PIPELINES
                     .iter()
@@ -577,7 +592,8 @@ fn generate(
             id: pipeline_id,
             tenant_id,
             name: (*name).to_string(),
-            position: position as i32,
+            // a plan has a handful of pipelines and stages
+            position: i32::try_from(position).unwrap_or(i32::MAX),
             archived: false,
             created_at: born,
             updated_at: born,
@@ -589,7 +605,7 @@ fn generate(
                 tenant_id,
                 pipeline_id,
                 name: spec.name.to_string(),
-                position: position as i32,
+                position: i32::try_from(position).unwrap_or(i32::MAX),
                 probability: spec.probability,
                 rotten_after_days: spec.rotten_after_days,
                 deleted: false,
@@ -680,7 +696,7 @@ fn generate(
                 name: format!("{first} {last}"),
                 email,
                 phone,
-                company_id: company.map(|c| contacts[c].id),
+                company_id: company.and_then(|c| contacts.get(c)).map(|c| c.id),
                 source_id,
                 created_at,
                 updated_at: created_at,
@@ -713,7 +729,13 @@ fn generate(
         } else {
             rng.below(pipelines.len())
         };
-        let pipeline_stages = stage_ranges[p].clone();
+        // p is below pipelines.len(), which stage_ranges matches: the
+        // fallbacks (no pipeline, no stages) are never taken
+        let pipeline_id = pipelines.get(p).map(|p| p.id).unwrap_or_default();
+        let pipeline_stages: &[stage::Model] = stage_ranges
+            .get(p)
+            .and_then(|r| stages.get(r.clone()))
+            .unwrap_or_default();
         let n = pipeline_stages.len();
         let last = n.saturating_sub(1);
 
@@ -747,15 +769,21 @@ fn generate(
             _ => rng.range((age / 10).max(60), age),
         };
         // drawn below close_offset by the path length, so that making the
-        // times strictly increasing cannot push one past the close
-        let room = (close_offset - path.len() as i64).max(1);
+        // times strictly increasing cannot push one past the close (a path
+        // has at most one step per stage, so the fallback is never taken)
+        let steps = i64::try_from(path.len()).unwrap_or(i64::MAX);
+        let room = (close_offset - steps).max(1);
         let mut offsets: Vec<i64> = (1..path.len()).map(|_| rng.range(1, room)).collect();
         offsets.sort_unstable();
         offsets.insert(0, 0);
-        for k in 1..offsets.len() {
-            offsets[k] = offsets[k].max(offsets[k - 1] + 1);
+        let mut floor = i64::MIN;
+        for offset in &mut offsets {
+            *offset = (*offset).max(floor);
+            floor = *offset + 1;
         }
-        let stage_entered_at = created_at + Duration::seconds(offsets[path.len() - 1]);
+        // one offset per step of the path, which is never empty
+        let stage_entered_at =
+            created_at + Duration::seconds(offsets.last().copied().unwrap_or_default());
         let closed_at = (status != "OPEN").then(|| created_at + Duration::seconds(close_offset));
 
         let currency_draw = rng.below(100);
@@ -763,11 +791,15 @@ fn generate(
             TENANT_CURRENCY
         } else {
             let r = usize::from(currency_draw >= 95);
-            used_currency[r] = true;
-            RATES[r].0
+            // r is 0 or 1, and RATES has two entries
+            if let Some(used) = used_currency.get_mut(r) {
+                *used = true;
+            }
+            RATES.get(r).map_or(TENANT_CURRENCY, |rate| rate.0)
         };
         // squared draw: many small deals, a few large ones
-        let u = rng.below(50_001) as i64;
+        // below 50_001: the fallback is never taken
+        let u = i64::try_from(rng.below(50_001)).unwrap_or_default();
         let potential_cents = u * u / 50_000 * 100;
         let due_date = rng
             .percent(85)
@@ -777,7 +809,8 @@ fn generate(
         } else {
             rng.below(users.len())
         };
-        let owner_id = users[owner].id;
+        // owner indexes users (a sales index or a draw below the count)
+        let owner_id = users.get(owner).map(|u| u.id).unwrap_or_default();
         let source_id = rng.percent(80).then(|| rng.pick(&source_ids));
         let probability_override =
             (status == "OPEN" && rng.percent(5)).then(|| rng.pick(OVERRIDES));
@@ -790,7 +823,7 @@ fn generate(
         let primary = rng.below(known);
         let mut linked = vec![primary];
         if rng.percent(40) {
-            let other = match company_of[primary] {
+            let other = match company_of.get(primary).copied().flatten() {
                 Some(c) if c != primary && rng.percent(70) => c,
                 _ => rng.below(known),
             };
@@ -803,13 +836,15 @@ fn generate(
                 id: rng.uuid(),
                 tenant_id,
                 opportunity_id: id,
-                contact_id: contacts[c].id,
+                contact_id: contacts.get(c).map(|c| c.id).unwrap_or_default(),
                 role: rng.pick(CONTACT_ROLES).map(str::to_string),
                 is_primary: k == 0,
                 created_at,
             });
-            if status == "WON" {
-                won_contact[c] = true;
+            if status == "WON"
+                && let Some(won) = won_contact.get_mut(c)
+            {
+                *won = true;
             }
         }
         if users.len() > 1 && rng.percent(15) {
@@ -821,13 +856,14 @@ fn generate(
                 id: rng.uuid(),
                 tenant_id,
                 opportunity_id: id,
-                user_id: users[member].id,
+                user_id: users.get(member).map(|u| u.id).unwrap_or_default(),
             });
         }
 
         let mut from = None;
-        for (k, &s) in path.iter().enumerate() {
-            let to = stages[pipeline_stages.start + s].id;
+        // path holds stage indices below n, one offset each
+        for (&s, &offset) in path.iter().zip(&offsets) {
+            let to = pipeline_stages.get(s).map(|s| s.id).unwrap_or_default();
             stage_changes.push(stage_change::Model {
                 id: rng.uuid(),
                 tenant_id,
@@ -835,7 +871,7 @@ fn generate(
                 from_stage_id: from,
                 to_stage_id: to,
                 changed_by: Some(owner_id),
-                changed_at: created_at + Duration::seconds(offsets[k]),
+                changed_at: created_at + Duration::seconds(offset),
             });
             from = Some(to);
         }
@@ -869,7 +905,7 @@ fn generate(
                 subject: subject.to_string(),
                 note: (kind == "CALL").then(|| "Talked through needs and budget.".to_string()),
                 opportunity_id: Some(id),
-                contact_id: Some(contacts[primary].id),
+                contact_id: contacts.get(primary).map(|c| c.id),
                 assignee_id: owner_id,
                 created_by: owner_id,
                 due_at: (kind == "TASK").then_some(at),
@@ -887,16 +923,22 @@ fn generate(
             });
         }
 
-        let company = company_of[primary].unwrap_or(primary);
-        let number = i as i64 + 1;
+        let company = company_of
+            .get(primary)
+            .copied()
+            .flatten()
+            .unwrap_or(primary);
+        let company_name = contacts.get(company).map_or("", |c| c.name.as_str());
+        // opportunities number from 1; a plan holds far fewer than i64::MAX
+        let number = i64::try_from(i + 1).unwrap_or(i64::MAX);
         opportunities.push(opportunity::Model {
             id,
             tenant_id,
             number,
             reference: format!("OPP-{number}"),
-            title: format!("{} for {}", rng.pick(PRODUCTS), contacts[company].name),
-            pipeline_id: pipelines[p].id,
-            stage_id: stages[pipeline_stages.start + end].id,
+            title: format!("{} for {company_name}", rng.pick(PRODUCTS)),
+            pipeline_id,
+            stage_id: pipeline_stages.get(end).map(|s| s.id).unwrap_or_default(),
             status: status.to_string(),
             probability_override,
             potential_cents,
@@ -942,7 +984,7 @@ fn generate(
             currency: TENANT_CURRENCY.to_string(),
             timezone: plan.timezone.to_string(),
             // later creations continue after the seeded references
-            opportunity_seq: plan.opportunities as i64,
+            opportunity_seq: i64::try_from(plan.opportunities).unwrap_or(i64::MAX),
             created_at: born,
             updated_at: born,
         },

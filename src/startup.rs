@@ -92,6 +92,7 @@ impl Application {
                 .max(std::time::Duration::from_secs(1)),
             shutdown,
             request_timeout: settings.request_timeout,
+            executor: crate::graphql::Executor::new(settings.workers.max(1))?,
             tenant_filter: settings.tenant_filter,
             passwords: crate::auth::password::PasswordHashing::new(
                 settings.hash_threads,

@@ -29,6 +29,8 @@ pub struct AppState {
     pub passwords: crate::auth::password::PasswordHashing,
     /// See `Settings::tenant_filter`.
     pub tenant_filter: bool,
+    /// Where GraphQL requests run (see `graphql::Executor`).
+    pub executor: crate::graphql::Executor,
     /// See `Settings::request_timeout`.
     pub request_timeout: Duration,
 }

@@ -122,20 +122,92 @@ impl Extension for ExecutionMarker {
     }
 }
 
-/// Runs one request with a wall-clock limit, turning a panic anywhere in
-/// it into an INTERNAL answer rather than a dropped connection. Dropping
-/// the future at the deadline cancels its work and frees its database
-/// connection.
+/// Where GraphQL work runs: threads of its own, each driving a
+/// single-threaded runtime, so that validating and executing a document
+/// (CPU work, however bounded) never holds an HTTP worker's event loop;
+/// the workers only move bytes, and `/healthz` answers while queries run.
+/// Single-threaded like the HTTP workers, so that one request's
+/// DataLoader batches still gather every key of a level before they run.
+pub struct Executor {
+    handles: Vec<tokio::runtime::Handle>,
+    next: std::sync::atomic::AtomicUsize,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Executor {
+    pub fn new(threads: usize) -> std::io::Result<Self> {
+        let mut handles = Vec::new();
+        let mut stops = Vec::new();
+        for i in 0..threads.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            handles.push(runtime.handle().clone());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            stops.push(stop);
+            std::thread::Builder::new()
+                .name(format!("graphql-{i}"))
+                .spawn(move || {
+                    // runs the tasks spawned onto this runtime until the
+                    // executor is dropped
+                    let _ = runtime.block_on(stopped);
+                })?;
+        }
+        Ok(Self {
+            handles,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            stops,
+        })
+    }
+
+    fn spawn<F>(&self, work: F) -> Option<tokio::task::JoinHandle<F::Output>>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let len = self.handles.len().max(1);
+        self.handles.get(n % len).map(|h| h.spawn(work))
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Cancels a spawned request when its client goes away (the HTTP handler
+/// is dropped) or its deadline passes.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs one request on the executor with a wall-clock limit. A panic
+/// anywhere in it is an INTERNAL answer rather than a dropped connection
+/// (the panic hook logged it); at the deadline the work is cancelled,
+/// which frees its database connection.
 pub async fn run_bounded(
-    request: impl std::future::Future<Output = Response>,
+    executor: &Executor,
+    request: impl std::future::Future<Output = Response> + Send + 'static,
     limit: std::time::Duration,
 ) -> Response {
-    use futures_util::FutureExt;
-    let guarded = std::panic::AssertUnwindSafe(request).catch_unwind();
-    let error = match tokio::time::timeout(limit, guarded).await {
+    let Some(task) = executor.spawn(request) else {
+        return Response::from_errors(vec![server_error(&AppError::Unavailable {
+            retry_after_secs: 1,
+        })]);
+    };
+    let _cancel = AbortOnDrop(task.abort_handle());
+    let error = match tokio::time::timeout(limit, task).await {
         Ok(Ok(response)) => return response,
-        // the panic hook has logged it, with the request span
-        Ok(Err(_)) => AppError::Internal("a request panicked".into()),
+        Ok(Err(e)) if e.is_panic() => AppError::Internal("a request panicked".into()),
+        Ok(Err(_)) => AppError::Internal("a request was cancelled".into()),
         Err(_) => AppError::Timeout,
     };
     Response::from_errors(vec![server_error(&error)])

@@ -413,8 +413,10 @@ async fn execute(
             tenant: caller_tenant,
             app_filter: state.tenant_filter,
         };
-        let work = crate::tenancy::run_as(tenant, schema.execute(gql));
-        let mut resp = crate::graphql::run_bounded(work, state.request_timeout).await;
+        let schema = schema.clone();
+        let work = crate::tenancy::run_as(tenant, async move { schema.execute(gql).await });
+        let mut resp =
+            crate::graphql::run_bounded(&state.executor, work, state.request_timeout).await;
         if !executed.get() {
             let (s, b) = request_error(resp.errors, codes::GRAPHQL_VALIDATION_FAILED);
             return (s, b, false);

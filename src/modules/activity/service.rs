@@ -26,7 +26,9 @@ use crate::graphql::ContextState;
 use crate::loaders::AppLoader;
 use crate::modules::contact::service as contacts;
 use crate::modules::opportunity::service as opportunities;
-use crate::pagination::{PageInfo, decode_cursor, encode_cursor, page_size, split_page};
+use crate::pagination::{
+    PageInfo, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
+};
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
@@ -629,7 +631,8 @@ pub fn timeline_from_rows(
     let more = rows.len() as u64 > first;
     let rows: Vec<_> = rows
         .into_iter()
-        .take(first as usize)
+        // page sizes are at most MAX_PAGE; the fallback keeps every row
+        .take(usize::try_from(first).unwrap_or(usize::MAX))
         .map(|m| (timeline_cursor(&m), m))
         .collect();
     ActivityConnection {
@@ -672,7 +675,7 @@ async fn ranked(
     let outer = Query::select()
         .column(Asterisk)
         .from_subquery(inner, Alias::new("t"))
-        .and_where(Expr::col(Alias::new("rn")).lte(limit as i64))
+        .and_where(Expr::col(Alias::new("rn")).lte(saturating_i64(limit)))
         .order_by(Alias::new("rn"), Order::Asc)
         .take();
     let rows = loader.state.db.query_all(&outer).await?;

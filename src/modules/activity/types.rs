@@ -8,7 +8,7 @@ use crate::modules::account::types::UserGql;
 use crate::modules::contact::types::Contact;
 use crate::modules::opportunity::types::Opportunity;
 use crate::money::Money;
-use crate::pagination::PageInfo;
+use crate::pagination::{PageInfo, count_i32, saturating_i64};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ActivityKind {
@@ -173,7 +173,7 @@ impl ActivityConnection {
     }
     /// Every match, not just this page.
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
-        Ok(self.total.count(ctx).await? as i32)
+        Ok(count_i32(saturating_i64(self.total.count(ctx).await?)))
     }
 }
 

@@ -356,8 +356,11 @@ fn month_buckets(
     totals: &HashMap<GroupKey, ForecastTotals>,
 ) -> AppResult<Vec<ForecastBucketData>> {
     let months = MonthSplit::of(from, to)?;
-    Ok(months.firsts[..months.count()]
+    // every first day but the last, which only closes the final month
+    Ok(months
+        .firsts
         .iter()
+        .take(months.count())
         .enumerate()
         .map(|(i, first)| ForecastBucketData {
             key: first.format("%Y-%m").to_string(),

@@ -16,7 +16,9 @@ use crate::domain::parse_id;
 use crate::domain::{Email, Name, Role};
 use crate::error::{AppError, AppResult};
 use crate::modules::pipeline::service::find_source;
-use crate::pagination::{PageInfo, decode_cursor, encode_cursor, page_size, split_page};
+use crate::pagination::{
+    PageInfo, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
+};
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
@@ -268,11 +270,13 @@ pub async fn list(
                 .add(lower(contact::Column::Email).like(LikeExpr::new(pat).escape('\\'))),
         );
     }
-    let total = scope
-        .find::<contact::Entity>()
-        .filter(cond.clone())
-        .count(&state.db)
-        .await? as i64;
+    let total = saturating_i64(
+        scope
+            .find::<contact::Entity>()
+            .filter(cond.clone())
+            .count(&state.db)
+            .await?,
+    );
     let mut q = scope.find::<contact::Entity>().filter(cond);
     if let Some(a) = after {
         let c: ContactCursor = decode_cursor(&a)?;

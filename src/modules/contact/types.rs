@@ -5,7 +5,7 @@ use crate::error::{AppError, AppResult, GqlResult};
 use crate::loaders::{ContactKey, SourceKey, load_one};
 use crate::modules::opportunity::types::OpportunityConnection;
 use crate::modules::pipeline::types::SourceGql;
-use crate::pagination::{PageInfo, connection_complexity};
+use crate::pagination::{PageInfo, connection_complexity, count_i32};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContactKind {
@@ -145,7 +145,7 @@ impl ContactConnection {
     }
     /// Every match, not just this page.
     async fn total_count(&self) -> i32 {
-        self.total_count as i32
+        count_i32(self.total_count)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::auth::TenantSettings;
 use crate::error::{AppError, AppResult, GqlError};
 use crate::loaders::AppLoader;
 use crate::money::{convert_sql, rate_sql};
-use crate::pagination::{PageInfo, decode_cursor, encode_cursor, split_page};
+use crate::pagination::{PageInfo, decode_cursor, encode_cursor, saturating_i64, split_page};
 use crate::tenancy::TenantScope;
 
 /// The effective probability of a row (needs `stages` joined).
@@ -558,7 +558,7 @@ impl Loader<StageColumnKey> for AppLoader {
             let outer = Query::select()
                 .column(Asterisk)
                 .from_subquery(inner, Alias::new("t"))
-                .and_where(Expr::col(Alias::new("rn")).lte((first + 1) as i64))
+                .and_where(Expr::col(Alias::new("rn")).lte(saturating_i64(first + 1)))
                 .order_by(Alias::new("rn"), Order::Asc)
                 .take();
             let rows = db.query_all(&outer).await.map_err(AppError::from)?;

@@ -76,7 +76,8 @@ pub async fn stage_column(
     let more = rows.len() as u64 > first;
     let rows: Vec<_> = rows
         .into_iter()
-        .take(first as usize)
+        // page sizes are at most MAX_PAGE; the fallback keeps every row
+        .take(usize::try_from(first).unwrap_or(usize::MAX))
         .map(|(v, m)| (column_cursor(v, m.id), m))
         .collect();
     Ok(OpportunityConnection {

@@ -1236,7 +1236,7 @@ pub async fn history(
     let base = scope
         .find::<opportunity_change::Entity>()
         .filter(opportunity_change::Column::OpportunityId.eq(id));
-    let total = base.clone().count(&state.db).await? as i64;
+    let total = crate::pagination::saturating_i64(base.clone().count(&state.db).await?);
     let mut q = base;
     if let Some(a) = after {
         let c: HistoryCursor = decode_cursor(&a)?;

@@ -18,7 +18,7 @@ use crate::modules::activity::types::{
 use crate::modules::contact::types::Contact;
 use crate::modules::pipeline::types::{Pipeline, SourceGql, Stage};
 use crate::money::{Money, weighted_cents};
-use crate::pagination::{PageInfo, connection_complexity};
+use crate::pagination::{PageInfo, connection_complexity, count_i32};
 use crate::scalars::Date;
 
 /// OPEN and LATE partition the opportunities still in play: LATE once the
@@ -500,7 +500,7 @@ impl OpportunityChangeConnection {
         &self.page_info
     }
     async fn total_count(&self) -> i32 {
-        self.total_count as i32
+        count_i32(self.total_count)
     }
 }
 
@@ -552,7 +552,7 @@ impl OpportunityConnection {
         &self.page_info
     }
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
-        Ok(self.totals(ctx).await?.count as i32)
+        Ok(count_i32(self.totals(ctx).await?.count))
     }
     /// Over every match, in the tenant currency.
     async fn total_potential(&self, ctx: &Context<'_>) -> GqlResult<Money> {

@@ -102,13 +102,21 @@ async fn insert_stage<C: ConnectionTrait>(
         .await?)
 }
 
+/// A position as stored (a 32-bit `INTEGER`), from an index or a count.
+/// No tenant holds 2^31 pipelines or stages; were one to, refusing beats
+/// writing a wrapped, negative position.
+fn stored_position(n: impl TryInto<i32>) -> AppResult<i32> {
+    n.try_into()
+        .map_err(|_| AppError::Conflict("too many entries to number their positions".into()))
+}
+
 async fn insert_pipeline<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
     name: String,
     stages: Vec<ValidStage>,
 ) -> AppResult<pipeline::Model> {
-    let position = scope.find::<pipeline::Entity>().count(conn).await? as i32;
+    let position = stored_position(scope.find::<pipeline::Entity>().count(conn).await?)?;
     let ts = now();
     let p = scope
         .stamp(pipeline::ActiveModel {
@@ -128,7 +136,7 @@ async fn insert_pipeline<C: ConnectionTrait>(
             })
         })?;
     for (i, s) in stages.into_iter().enumerate() {
-        insert_stage(conn, scope, p.id, i as i32, s).await?;
+        insert_stage(conn, scope, p.id, stored_position(i)?, s).await?;
     }
     Ok(p)
 }
@@ -260,7 +268,7 @@ async fn renumber_stages(
     for (i, id) in ordered.iter().enumerate() {
         scope
             .update_many::<stage::Entity>()
-            .col_expr(stage::Column::Position, Expr::value(i as i32))
+            .col_expr(stage::Column::Position, Expr::value(stored_position(i)?))
             .filter(stage::Column::Id.eq(*id))
             .exec(txn)
             .await?;
@@ -336,17 +344,21 @@ pub async fn update_pipeline(
             .map(|p| p.id)
             .filter(|pid| *pid != p.id)
             .collect();
-        if pos < 0 || pos as usize > all.len() {
-            return Err(AppError::bad_input(
-                "position",
-                format!("position must be between 0 and {}", all.len()),
-            ));
-        }
-        all.insert(pos as usize, p.id);
+        // a negative position fails the conversion to usize
+        let at = match usize::try_from(pos) {
+            Ok(at) if at <= all.len() => at,
+            _ => {
+                return Err(AppError::bad_input(
+                    "position",
+                    format!("position must be between 0 and {}", all.len()),
+                ));
+            }
+        };
+        all.insert(at, p.id);
         for (i, pid) in all.iter().enumerate() {
             scope
                 .update_many::<pipeline::Entity>()
-                .col_expr(pipeline::Column::Position, Expr::value(i as i32))
+                .col_expr(pipeline::Column::Position, Expr::value(stored_position(i)?))
                 .filter(pipeline::Column::Id.eq(*pid))
                 .exec(&txn)
                 .await?;
@@ -387,9 +399,10 @@ pub async fn add_stage(
     let p = lock_pipeline(&txn, scope, pipeline_id).await?;
     let stages = live_stages(&txn, scope, p.id).await?;
     ensure_unique_stage_name(&stages, &valid.name, None)?;
-    let at = match position {
+    // a negative position fails the conversion to usize
+    let at = match position.map(usize::try_from) {
         None => stages.len(),
-        Some(pos) if pos >= 0 && pos as usize <= stages.len() => pos as usize,
+        Some(Ok(at)) if at <= stages.len() => at,
         Some(_) => {
             return Err(AppError::bad_input(
                 "position",
@@ -397,7 +410,7 @@ pub async fn add_stage(
             ));
         }
     };
-    let created = insert_stage(&txn, scope, p.id, at as i32, valid).await?;
+    let created = insert_stage(&txn, scope, p.id, stored_position(at)?, valid).await?;
     let mut order: Vec<Uuid> = stages.iter().map(|s| s.id).collect();
     order.insert(at, created.id);
     renumber_stages(&txn, scope, &order).await?;

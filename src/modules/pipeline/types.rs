@@ -9,7 +9,7 @@ use crate::loaders::{PipelineKey, load_one};
 use crate::modules::opportunity::types::{OpportunityConnection, OpportunityStatus, status_mask};
 use crate::modules::opportunity::{self, Totals};
 use crate::money::{Money, rate_to_decimal};
-use crate::pagination::connection_complexity;
+use crate::pagination::{connection_complexity, count_i32};
 
 /// An ordered sequence of stages that opportunities move through.
 pub struct Pipeline(pub entity::pipeline::Model);
@@ -40,7 +40,7 @@ impl Pipeline {
     }
     /// Open (OPEN + LATE) opportunities of this pipeline.
     async fn open_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
-        Ok(self.open_totals(ctx).await?.count as i32)
+        Ok(count_i32(self.open_totals(ctx).await?.count))
     }
     /// Their potential, in the tenant currency.
     async fn open_potential(&self, ctx: &Context<'_>) -> GqlResult<Money> {
@@ -127,7 +127,7 @@ impl Stage {
         ctx: &Context<'_>,
         #[graphql(default_with = "default_statuses()")] statuses: Option<Vec<OpportunityStatus>>,
     ) -> GqlResult<i32> {
-        Ok(self.totals(ctx, statuses).await?.count as i32)
+        Ok(count_i32(self.totals(ctx, statuses).await?.count))
     }
     /// In the tenant currency.
     async fn total_potential(
