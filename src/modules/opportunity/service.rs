@@ -197,6 +197,19 @@ fn role(raw: Option<&str>) -> AppResult<Option<String>> {
     }
 }
 
+/// An UPDATE of opportunities that bumps their version and `updatedAt`:
+/// every change to an opportunity is one of these, so clients holding a
+/// version always see it move.
+fn bumped(scope: TenantScope, ts: DateTime<Utc>) -> sea_orm::UpdateMany<opportunity::Entity> {
+    scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(
+            opportunity::Column::Version,
+            Expr::col(opportunity::Column::Version).add(1),
+        )
+        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
+}
+
 fn history_row(
     scope: TenantScope,
     opp: Uuid,
@@ -274,16 +287,10 @@ pub async fn move_all_from_stage_in<C: ConnectionTrait>(
         ));
     }
     let ts = now();
-    scope
-        .update_many::<opportunity::Entity>()
+    bumped(scope, ts)
         .col_expr(opportunity::Column::StageId, Expr::value(to.id))
         .col_expr(opportunity::Column::PipelineId, Expr::value(to.pipeline_id))
         .col_expr(opportunity::Column::StageEnteredAt, Expr::value(ts))
-        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
-        .col_expr(
-            opportunity::Column::Version,
-            Expr::col(opportunity::Column::Version).add(1),
-        )
         .filter(opportunity::Column::StageId.eq(from.id))
         .exec(conn)
         .await?;
@@ -607,13 +614,7 @@ where
         return Ok(current);
     }
     let ts = now();
-    let mut update = scope
-        .update_many::<opportunity::Entity>()
-        .col_expr(
-            opportunity::Column::Version,
-            Expr::col(opportunity::Column::Version).add(1),
-        )
-        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
+    let mut update = bumped(scope, ts)
         .filter(opportunity::Column::Id.eq(id))
         .filter(opportunity::Column::Version.eq(current.version));
     for (col, value) in change.sets {
@@ -1188,13 +1189,7 @@ async fn touch<C: ConnectionTrait>(
     from: Option<String>,
     to: Option<String>,
 ) -> AppResult<()> {
-    scope
-        .update_many::<opportunity::Entity>()
-        .col_expr(
-            opportunity::Column::Version,
-            Expr::col(opportunity::Column::Version).add(1),
-        )
-        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
+    bumped(scope, ts)
         .filter(opportunity::Column::Id.eq(id))
         .exec(conn)
         .await?;

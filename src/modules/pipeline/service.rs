@@ -189,8 +189,14 @@ pub async fn find_pipeline<C: ConnectionTrait>(
     scope: TenantScope,
     id: Uuid,
 ) -> AppResult<pipeline::Model> {
-    scope
-        .find_id::<pipeline::Entity>(id)
+    one_pipeline(conn, scope.find_id::<pipeline::Entity>(id)).await
+}
+
+async fn one_pipeline<C: ConnectionTrait>(
+    conn: &C,
+    select: sea_orm::Select<pipeline::Entity>,
+) -> AppResult<pipeline::Model> {
+    select
         .one(conn)
         .await?
         .ok_or(AppError::NotFound("pipeline"))
@@ -205,12 +211,7 @@ async fn lock_pipeline<C: ConnectionTrait>(
     scope: TenantScope,
     id: Uuid,
 ) -> AppResult<pipeline::Model> {
-    scope
-        .find_id::<pipeline::Entity>(id)
-        .lock_exclusive()
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("pipeline"))
+    one_pipeline(conn, scope.find_id::<pipeline::Entity>(id).lock_exclusive()).await
 }
 
 /// A live (not deleted) stage of the tenant.
