@@ -63,6 +63,8 @@ pub struct Settings {
     /// The application's own tenant filter. Always on; tests turn it off
     /// to prove that row-level security alone keeps tenants apart.
     pub tenant_filter: bool,
+    /// The business clock (see `clock`): the system's, except in tests.
+    pub clock: crate::clock::Clock,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -157,6 +159,7 @@ impl Settings {
                 Err(_) => Some("crm_app".to_string()),
             },
             tenant_filter: true,
+            clock: crate::clock::Clock::System,
         })
     }
 }

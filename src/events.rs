@@ -412,7 +412,7 @@ mod tests {
         let e = Event {
             tenant: Uuid::new_v4(),
             actor: Some(Uuid::new_v4()),
-            at: Utc::now(),
+            at: crate::clock::now(),
             subject: Subject::Opportunity {
                 kind: OpportunityEventKind::StageChanged,
                 id: Uuid::new_v4(),
@@ -428,7 +428,7 @@ mod tests {
         let a = Event {
             tenant: Uuid::new_v4(),
             actor: None,
-            at: Utc::now(),
+            at: crate::clock::now(),
             subject: Subject::Activity {
                 kind: ActivityEventKind::BecameOverdue,
                 id: Uuid::new_v4(),

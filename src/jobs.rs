@@ -13,8 +13,13 @@ use crate::modules::opportunity::service::claim_became_late;
 /// runs one interval after start (clients have reconnected by then) and
 /// raises what passed while no instance was running: the marks in the
 /// database tell what was already raised.
-pub fn spawn_sweeper(db: DatabaseConnection, bus: Arc<EventBus>, interval: Duration) {
-    tokio::spawn(async move {
+pub fn spawn_sweeper(
+    db: DatabaseConnection,
+    bus: Arc<EventBus>,
+    interval: Duration,
+    clock: crate::clock::Clock,
+) {
+    tokio::spawn(crate::clock::run_on(clock, async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -23,7 +28,7 @@ pub fn spawn_sweeper(db: DatabaseConnection, bus: Arc<EventBus>, interval: Durat
                 tracing::error!(error = %e, "events: the due-date sweep failed; retrying next tick");
             }
         }
-    });
+    }));
 }
 
 /// Transitions claimed per statement: a backlog (after a long downtime)

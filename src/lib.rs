@@ -1,5 +1,6 @@
 //! CRM opportunity server: a multi-tenant GraphQL API for sales pipelines.
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;

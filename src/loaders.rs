@@ -28,6 +28,8 @@ pub fn data_loader(
     settings: TenantSettings,
 ) -> DataLoader<AppLoader> {
     // batches run in tasks of their own: they carry the request's tenant
+    // and clock
+    let clock = state.clock;
     let tenant = crate::tenancy::RequestTenant {
         tenant: Some(auth.tenant),
         app_filter: state.tenant_filter,
@@ -38,7 +40,12 @@ pub fn data_loader(
             scope: TenantScope(auth.tenant),
             settings,
         },
-        move |batch| tokio::spawn(crate::tenancy::run_as(tenant, batch)),
+        move |batch| {
+            tokio::spawn(crate::clock::run_on(
+                clock,
+                crate::tenancy::run_as(tenant, batch),
+            ))
+        },
     )
     // the default 1 ms window can split one list's keys into two batches
     // on a busy server; a few ms keeps "one statement per relation" true

@@ -71,7 +71,12 @@ impl Application {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ready).await;
         }
         if !settings.event_sweep_interval.is_zero() {
-            crate::jobs::spawn_sweeper(db.clone(), events.clone(), settings.event_sweep_interval);
+            crate::jobs::spawn_sweeper(
+                db.clone(),
+                events.clone(),
+                settings.event_sweep_interval,
+                settings.clock,
+            );
         }
         let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
         let shutdown_tx = Arc::new(shutdown_tx);
@@ -94,6 +99,7 @@ impl Application {
             request_timeout: settings.request_timeout,
             executor: crate::graphql::Executor::new(settings.workers.max(1))?,
             tenant_filter: settings.tenant_filter,
+            clock: settings.clock,
             passwords: crate::auth::password::PasswordHashing::new(
                 settings.hash_threads,
                 settings.hash_queue,

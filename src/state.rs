@@ -27,6 +27,8 @@ pub struct AppState {
     pub allowed_origins: Vec<String>,
     /// The budgeted argon2 pool.
     pub passwords: crate::auth::password::PasswordHashing,
+    /// See `Settings::clock`.
+    pub clock: crate::clock::Clock,
     /// See `Settings::tenant_filter`.
     pub tenant_filter: bool,
     /// Where GraphQL requests run (see `graphql::Executor`).

@@ -119,9 +119,7 @@ impl TenantScope {
     }
 }
 
-/// Truncated to microseconds, the precision both backends store, so that a
-/// value read back compares equal to the value written.
+/// Now, on the clock of the running work (see `clock`).
 pub fn now() -> chrono::DateTime<chrono::Utc> {
-    use chrono::{SubsecRound, Utc};
-    Utc::now().trunc_subsecs(6)
+    crate::clock::now()
 }

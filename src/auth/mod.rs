@@ -36,7 +36,7 @@ impl TenantSettings {
     /// Today's date in the tenant's time zone: the day on which a due date
     /// is still OPEN.
     pub fn today(&self) -> chrono::NaiveDate {
-        self.timezone.today_at(chrono::Utc::now())
+        self.timezone.today_at(crate::clock::now())
     }
 }
 

@@ -414,7 +414,10 @@ async fn execute(
             app_filter: state.tenant_filter,
         };
         let schema = schema.clone();
-        let work = crate::tenancy::run_as(tenant, async move { schema.execute(gql).await });
+        let work = crate::clock::run_on(
+            state.clock,
+            crate::tenancy::run_as(tenant, async move { schema.execute(gql).await }),
+        );
         let mut resp =
             crate::graphql::run_bounded(&state.executor, work, state.request_timeout).await;
         if !executed.get() {

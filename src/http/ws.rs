@@ -408,27 +408,31 @@ impl Connection {
             tenant: Some(caller_tenant),
             app_filter: self.state.tenant_filter,
         };
-        let task = tokio::spawn(crate::tenancy::run_as(tenant, async move {
-            let mut first = true;
-            while let Some(mut resp) = responses.next().await {
-                let failed = first && resp.data == async_graphql::Value::Null && resp.is_err();
-                let text = if failed {
-                    server_errors(&op_id, resp.errors, codes::GRAPHQL_VALIDATION_FAILED)
-                } else {
-                    crate::graphql::fill_codes(&mut resp.errors);
-                    json!({ "id": op_id, "type": "next", "payload": resp }).to_string()
-                };
-                first = false;
-                if !enqueue(&out, &lag, text) || failed {
-                    return;
+        let clock = self.state.clock;
+        let task = tokio::spawn(crate::clock::run_on(
+            clock,
+            crate::tenancy::run_as(tenant, async move {
+                let mut first = true;
+                while let Some(mut resp) = responses.next().await {
+                    let failed = first && resp.data == async_graphql::Value::Null && resp.is_err();
+                    let text = if failed {
+                        server_errors(&op_id, resp.errors, codes::GRAPHQL_VALIDATION_FAILED)
+                    } else {
+                        crate::graphql::fill_codes(&mut resp.errors);
+                        json!({ "id": op_id, "type": "next", "payload": resp }).to_string()
+                    };
+                    first = false;
+                    if !enqueue(&out, &lag, text) || failed {
+                        return;
+                    }
                 }
-            }
-            enqueue(
-                &out,
-                &lag,
-                json!({ "id": op_id, "type": "complete" }).to_string(),
-            );
-        }));
+                enqueue(
+                    &out,
+                    &lag,
+                    json!({ "id": op_id, "type": "complete" }).to_string(),
+                );
+            }),
+        ));
         self.operations.insert(id, AbortOnDrop(task));
         None
     }

@@ -108,6 +108,7 @@ pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
         hash_queue: 64,
         database_app_role: Some("crm_app".into()),
         tenant_filter: true,
+        clock: crm_server::clock::Clock::System,
     }
 }
 

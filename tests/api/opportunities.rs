@@ -280,8 +280,14 @@ dual_test!(references_are_unique_under_concurrent_creation, |app| {
 });
 
 dual_test!(late_follows_the_tenant_time_zone, |app| {
-    // expectations computed from the real clock in each zone, so the test
-    // holds at any hour; the midnight edges themselves are unit-tested
+    // the server's clock is fixed at 23:30 UTC: already tomorrow in Paris
+    // and Auckland, still today in UTC, so the zones disagree on "today"
+    // on every run, and nothing races midnight
+    use chrono::TimeZone;
+    let at = Utc.with_ymd_and_hms(2026, 6, 15, 23, 30, 0).unwrap();
+    let app = app
+        .sibling(|s| s.clock = crm_server::clock::Clock::Fixed(at))
+        .await;
     for tz in ["Pacific/Auckland", "Europe/Paris", "UTC"] {
         let email = format!("ann@{}.co", tz.replace('/', "-").to_lowercase());
         let v = app.gql(None, crate::helpers::SIGN_UP, json!({ "input": { "tenantName": format!("TZ {tz}"), "name": "Ann", "email": email, "password": crate::helpers::PASSWORD, "timezone": tz } })).await;
@@ -291,8 +297,8 @@ dual_test!(late_follows_the_tenant_time_zone, |app| {
             .to_string();
         let (_, stages) = sales_pipeline(&app, &token).await;
         let zone: chrono_tz::Tz = tz.parse().unwrap();
-        let today = Utc::now().with_timezone(&zone).date_naive();
-        let utc_today = Utc::now().date_naive();
+        let today = at.with_timezone(&zone).date_naive();
+        let utc_today = at.date_naive();
         let dates = [
             today - Duration::days(1),
             today,

@@ -187,7 +187,7 @@ pub async fn feed(path: web::Path<String>, state: web::Data<Arc<AppState>>) -> H
     let Some(token) = path.strip_suffix(".ics") else {
         return not_found();
     };
-    match load_feed(&state, token).await {
+    match crate::clock::run_on(state.clock, load_feed(&state, token)).await {
         Ok(Some(body)) => HttpResponse::Ok()
             .content_type("text/calendar; charset=utf-8")
             .insert_header(("cache-control", "private, max-age=300"))
@@ -213,7 +213,7 @@ async fn load_feed(state: &AppState, token: &str) -> AppResult<Option<String>> {
         return Ok(None);
     };
     let scope = TenantScope(crate::domain::TenantId(u.tenant_id));
-    let now = Utc::now();
+    let now = crate::clock::now();
     let (from, to) = (
         (now - Duration::days(30)).timestamp_millis(),
         (now + Duration::days(180)).timestamp_millis(),

@@ -130,7 +130,7 @@ impl Activity {
     }
     /// An open TASK whose `dueAt` has passed.
     async fn is_overdue(&self) -> bool {
-        is_overdue(&self.0, Utc::now())
+        is_overdue(&self.0, crate::clock::now())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

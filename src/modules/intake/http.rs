@@ -100,7 +100,7 @@ pub async fn post(
     state: web::Data<Arc<AppState>>,
 ) -> HttpResponse {
     let started = Instant::now();
-    let res = handle(&req, payload, &state).await;
+    let res = crate::clock::run_on(state.clock, handle(&req, payload, &state)).await;
     tracing::info!(
         status = res.status().as_u16(),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,

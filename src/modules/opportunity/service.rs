@@ -1354,7 +1354,7 @@ pub async fn claim_became_late<C: ConnectionTrait>(db: &C, limit: u64) -> AppRes
         let Ok(tz) = crate::domain::Timezone::parse("timezone", &zone) else {
             continue;
         };
-        let today = tz.today_at(Utc::now());
+        let today = tz.today_at(crate::clock::now());
         let pending = Condition::all()
             .add(opportunity::Column::Status.eq("OPEN"))
             .add(opportunity::Column::DueDate.lt(today))

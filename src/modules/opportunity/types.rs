@@ -367,7 +367,7 @@ impl Opportunity {
             .0
             .last_activity_at
             .map_or(self.0.stage_entered_at, |a| a.max(self.0.stage_entered_at));
-        Ok(Utc::now() - last >= chrono::Duration::days(i64::from(days)))
+        Ok(crate::clock::now() - last >= chrono::Duration::days(i64::from(days)))
     }
     async fn lost_reason(&self) -> Option<&str> {
         self.0.lost_reason.as_deref()
