@@ -133,22 +133,6 @@ impl AppError {
             Self::Internal(_) | Self::Relayed(_) => 500,
         }
     }
-
-    /// The HTTP status for an error answered outside GraphQL execution.
-    pub fn http_status(&self) -> actix_web::http::StatusCode {
-        use actix_web::http::StatusCode;
-        match self {
-            Self::Unavailable { .. } | Self::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::OK,
-        }
-    }
-}
-
-/// An error as one entry of a GraphQL `errors` list.
-pub fn error_json(e: &AppError) -> serde_json::Value {
-    serde_json::to_value(crate::graphql::server_error(e)).unwrap_or_else(
-        |_| serde_json::json!({ "message": e.to_string(), "extensions": { "code": e.code() } }),
-    )
 }
 
 /// A unique constraint the API knows, with the answer a violation gets.

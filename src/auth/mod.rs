@@ -25,6 +25,11 @@ pub struct AuthContext {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RequestAuth(pub Option<AuthContext>);
 
+/// The client's address, as the transport saw it (the TCP peer; behind a
+/// proxy, the proxy's): what the login throttles key an address on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
 /// The caller's tenant settings, loaded with the caller.
 #[derive(Clone, Debug)]
 pub struct TenantSettings {

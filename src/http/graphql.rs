@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
-use super::request::{ClientAddr, authenticate, bearer, request_data, request_error_body};
+use super::request::{authenticate, bearer, client_addr, request_data, request_error_body};
 use crate::error::codes;
 use crate::graphql::{AppSchema, Executed, limits};
 use crate::state::AppState;
@@ -400,15 +400,15 @@ async fn execute(
         let caller = match authenticate(state, bearer(req)).await {
             Ok(caller) => caller,
             Err(e) => {
-                let body = json!({ "errors": [crate::error::error_json(&e)] });
-                return (e.http_status(), body, false);
+                let (status, body) = super::request::early_error(&e);
+                return (status, body, false);
             }
         };
         let executed = Executed::default();
         let caller_tenant = caller.as_ref().map(|(auth, _)| auth.tenant);
         let gql = request_data(state, caller, gql)
             .data(executed.clone())
-            .data(ClientAddr::of(req));
+            .data(client_addr(req));
         let tenant = crate::tenancy::RequestTenant {
             tenant: caller_tenant,
             app_filter: state.tenant_filter,

@@ -8,7 +8,7 @@ use actix_web::http::header;
 use async_graphql::{Request, ServerError};
 use serde_json::{Value, json};
 
-use crate::auth::{AuthContext, RequestAuth, TenantSettings};
+use crate::auth::{AuthContext, ClientAddr, RequestAuth, TenantSettings};
 use crate::domain::{CurrencyCode, Role, Timezone};
 use crate::error::AppResult;
 use crate::modules::account::service::active_user;
@@ -60,16 +60,9 @@ pub async fn authenticate(
     )))
 }
 
-/// The address of the client, as the throttles key it: the peer's
-/// address (a proxy in front should be the only peer, and is trusted to
-/// be one address per client only when it says so in a later version).
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddr(pub Option<std::net::IpAddr>);
-
-impl ClientAddr {
-    pub fn of(req: &HttpRequest) -> Self {
-        Self(req.peer_addr().map(|a| a.ip()))
-    }
+/// The client's address, as the login throttles key it: the TCP peer.
+pub fn client_addr(req: &HttpRequest) -> ClientAddr {
+    ClientAddr(req.peer_addr().map(|a| a.ip()))
 }
 
 /// Per-request data every resolver may need: the caller, its tenant's
@@ -111,4 +104,43 @@ pub fn request_error_body(errors: Vec<ServerError>, default_code: &str) -> Value
         })
         .collect();
     json!({ "errors": errors })
+}
+
+/// An error answered before GraphQL execution (the caller could not be
+/// loaded): its status (503 for a database that cannot answer) and body.
+pub fn early_error(e: &crate::error::AppError) -> (actix_web::http::StatusCode, Value) {
+    use actix_web::http::StatusCode;
+    let status = match e {
+        crate::error::AppError::Unavailable { .. } | crate::error::AppError::Timeout => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::OK,
+    };
+    let error = serde_json::to_value(crate::graphql::server_error(e)).unwrap_or_else(
+        |_| json!({ "message": e.to_string(), "extensions": { "code": e.code() } }),
+    );
+    (status, json!({ "errors": [error] }))
+}
+
+/// A browser page may open a socket only from an allowed origin, or from
+/// the server's own (GraphiQL): cookies are not used, but a socket is not
+/// covered by CORS, so the Origin is checked here. Clients that are not
+/// browsers send no Origin.
+pub fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let own_host = origin.split_once("://").map(|(_, rest)| rest);
+    host.is_some_and(|h| own_host.is_some_and(|o| o.eq_ignore_ascii_case(h)))
 }

@@ -63,7 +63,7 @@ pub async fn upgrade(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|p| p.trim() == PROTOCOL);
-    if !origin_allowed(&req, &state.allowed_origins) {
+    if !super::request::origin_allowed(&req, &state.allowed_origins) {
         return HttpResponse::Forbidden()
             .content_type("application/json")
             .json(json!({ "errors": [{ "message": "this Origin may not open a WebSocket", "extensions": { "code": codes::FORBIDDEN } }] }));
@@ -87,29 +87,6 @@ pub async fn upgrade(
             .await;
     });
     response
-}
-
-/// A browser page may open a socket only from an allowed origin, or from
-/// the server's own (GraphiQL): cookies are not used, but a socket is not
-/// covered by CORS, so the Origin is checked here. Clients that are not
-/// browsers send no Origin.
-fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    let origin = origin.trim_end_matches('/');
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-        return true;
-    }
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let own_host = origin.split_once("://").map(|(_, rest)| rest);
-    host.is_some_and(|h| own_host.is_some_and(|o| o.eq_ignore_ascii_case(h)))
 }
 
 #[derive(Deserialize)]

@@ -50,9 +50,7 @@ impl AccountMutation {
     /// Signs in. After 5 failures for the same tenant and email within 15
     /// minutes, answers RATE_LIMITED until the window has passed.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<AuthPayload> {
-        let address = ctx
-            .data_opt::<crate::http::request::ClientAddr>()
-            .and_then(|a| a.0);
+        let address = ctx.data_opt::<crate::auth::ClientAddr>().and_then(|a| a.0);
         Ok(service::login(ctx.state()?, input, address).await?)
     }
 
