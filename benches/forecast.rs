@@ -15,11 +15,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::{Months, Utc};
+use crm_core::modules::analytics::model::ForecastGroupBy;
 use crm_server::auth::{AuthContext, TenantSettings};
 use crm_server::config::Settings;
 use crm_server::domain::{CurrencyCode, Role, TenantId, Timezone, UserId};
 use crm_server::modules::analytics::service::{self, ForecastParams};
-use crm_server::modules::analytics::types::ForecastGroupBy;
 use crm_server::seed::{self, SeedOptions};
 use crm_server::startup::Application;
 use crm_server::tenancy::TenantScope;

@@ -12,14 +12,19 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::{AuthContext, TenantSettings};
-use crate::error::{AppError, AppResult, GqlError};
+use crate::error::{AppError, AppResult};
+use crate::reader::Reader;
 use crate::state::AppState;
 use crate::tenancy::{TenantOwned, TenantScope};
 
-pub struct AppLoader {
-    pub state: Arc<AppState>,
-    pub scope: TenantScope,
-    pub settings: TenantSettings,
+/// The kernel's `Reader` for one caller, as a DataLoader batch source.
+pub struct AppLoader(pub Reader);
+
+impl std::ops::Deref for AppLoader {
+    type Target = Reader;
+    fn deref(&self) -> &Reader {
+        &self.0
+    }
 }
 
 pub fn data_loader(
@@ -35,11 +40,11 @@ pub fn data_loader(
         app_filter: state.tenant_filter,
     };
     DataLoader::new(
-        AppLoader {
+        AppLoader(Reader {
             state,
             scope: TenantScope(auth.tenant),
             settings,
-        },
+        }),
         move |batch| {
             tokio::spawn(crate::clock::run_on(
                 clock,
@@ -67,7 +72,7 @@ impl ContextLoader for Context<'_> {
 pub async fn by_ids<E>(
     loader: &AppLoader,
     ids: &[Uuid],
-) -> Result<HashMap<Uuid, E::Model>, GqlError>
+) -> Result<HashMap<Uuid, E::Model>, Arc<AppError>>
 where
     E: TenantOwned,
     E::Model: HasId,
@@ -99,7 +104,7 @@ macro_rules! by_id_loader {
 
         impl Loader<$key> for AppLoader {
             type Value = entity::$module::Model;
-            type Error = GqlError;
+            type Error = Arc<AppError>;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
                 let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
@@ -126,10 +131,33 @@ pub async fn load_one<K>(
 ) -> AppResult<Option<<AppLoader as Loader<K>>::Value>>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
-    AppLoader: Loader<K, Error = GqlError>,
+    AppLoader: Loader<K, Error = Arc<AppError>>,
 {
-    ctx.loader()?
-        .load_one(key)
-        .await
-        .map_err(AppError::from_gql)
+    ctx.loader()?.load_one(key).await.map_err(AppError::Shared)
+}
+
+/// A relation the kernel batches: the loader delegates to `Reader::load_*`.
+macro_rules! reader_loader {
+    ($($key:path => $value:ty, $method:ident);* $(;)?) => {$(
+        impl Loader<$key> for AppLoader {
+            type Value = $value;
+            type Error = Arc<AppError>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, Arc<AppError>> {
+                self.0.$method(keys).await.map_err(Arc::new)
+            }
+        }
+    )*};
+}
+
+reader_loader! {
+    crm_core::modules::activity::service::TimelineKey => Vec<entity::activity::Model>, load_timeline;
+    crm_core::modules::activity::service::NextActivityKey => entity::activity::Model, load_next_activity;
+    crm_core::modules::activity::documents::DocumentsKey => Vec<entity::document::Model>, load_documents;
+    crm_core::modules::opportunity::query::StageTotalsKey => crm_core::modules::opportunity::query::Totals, load_stage_totals;
+    crm_core::modules::opportunity::query::PipelineTotalsKey => crm_core::modules::opportunity::query::Totals, load_pipeline_totals;
+    crm_core::modules::opportunity::query::StageColumnKey => Vec<(serde_json::Value, entity::opportunity::Model)>, load_stage_column;
+    crm_core::modules::opportunity::query::TeamKey => Vec<entity::user::Model>, load_team;
+    crm_core::modules::opportunity::query::OpportunityContactsKey => Vec<entity::opportunity_contact::Model>, load_opportunity_contacts;
+    crm_core::modules::opportunity::query::PrimaryContactKey => entity::contact::Model, load_primary_contact;
 }

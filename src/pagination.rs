@@ -1,55 +1,10 @@
-//! Relay cursor pagination: page sizes and opaque keyset cursors.
+//! Relay paging as GraphQL shows it; cursors, page sizes and keyset pages
+//! are the kernel's.
 use async_graphql::SimpleObject;
-use base64::Engine;
-use serde::{Serialize, de::DeserializeOwned};
 
-use crate::error::{AppError, AppResult};
+pub use crm_core::pagination::*;
 
-pub const DEFAULT_PAGE: i32 = 20;
-pub const MAX_PAGE: i32 = 100;
-
-/// Validates `first`: 0..=100, 20 when absent.
-pub fn page_size(first: Option<i32>) -> AppResult<u64> {
-    let n = first.unwrap_or(DEFAULT_PAGE);
-    if !(0..=MAX_PAGE).contains(&n) {
-        return Err(AppError::bad_input(
-            "first",
-            format!("first must be between 0 and {MAX_PAGE}"),
-        ));
-    }
-    // checked above: 0..=MAX_PAGE, so never negative
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
-/// Complexity of a connection field: its page size times what each node costs.
-pub fn connection_complexity(child: usize, first: Option<i32>) -> usize {
-    // clamped to 0..=MAX_PAGE, so the conversion cannot fail
-    let n = usize::try_from(first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE)).unwrap_or(0);
-    n.saturating_mul(child).saturating_add(1)
-}
-
-/// Complexity of a plain list field: what each item costs times the
-/// number of items such a list usually holds. Without it a list counted
-/// as one item, and `pipelines { stages { opportunities(first: 60) } }`
-/// passed as if it were one board column.
-pub fn list_complexity(child: usize, typical: usize) -> usize {
-    typical.saturating_mul(child).saturating_add(1)
-}
-
-pub fn encode_cursor<T: Serialize>(key: &T) -> String {
-    let json = serde_json::to_vec(key).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
-}
-
-/// A cursor that does not decode is the client's mistake, named as such.
-pub fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> AppResult<T> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this list"))
-}
-
+/// Where a page stands in its list.
 #[derive(SimpleObject, Clone, Debug, Default)]
 pub struct PageInfo {
     pub has_next_page: bool,
@@ -59,54 +14,13 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-impl PageInfo {
-    /// The page info of a forward page of (cursor, row) pairs.
-    pub fn for_page<T>(rows: &[(String, T)], has_next_page: bool) -> Self {
+impl From<&crm_core::pagination::PageInfo> for PageInfo {
+    fn from(p: &crm_core::pagination::PageInfo) -> Self {
         Self {
-            has_next_page,
-            has_previous_page: false,
-            start_cursor: rows.first().map(|r| r.0.clone()),
-            end_cursor: rows.last().map(|r| r.0.clone()),
+            has_next_page: p.has_next_page,
+            has_previous_page: p.has_previous_page,
+            start_cursor: p.start_cursor.clone(),
+            end_cursor: p.end_cursor.clone(),
         }
-    }
-}
-
-/// Splits a fetched `first + 1` rows into the page and whether more follow.
-pub fn split_page<T>(mut rows: Vec<T>, first: u64) -> (Vec<T>, bool) {
-    let more = rows.len() as u64 > first;
-    // a `first` beyond the address space keeps every row
-    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-    (rows, more)
-}
-
-/// A row count as a GraphQL `Int` (32 bits): a count beyond `i32::MAX`
-/// saturates there instead of wrapping negative (and, symmetrically, one
-/// below `i32::MIN` at `i32::MIN`, though `COUNT(*)` is never negative).
-pub fn count_i32(n: i64) -> i32 {
-    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
-}
-
-/// A `u64` (a `COUNT(*)`, a page size) as the `i64` SQL and the totals
-/// use: saturates at `i64::MAX`, which no count or page size reaches.
-pub fn saturating_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conversions_saturate_instead_of_wrapping() {
-        assert_eq!(count_i32(42), 42);
-        assert_eq!(count_i32(i64::from(i32::MAX) + 1), i32::MAX);
-        assert_eq!(count_i32(i64::MIN), i32::MIN);
-        assert_eq!(saturating_i64(101), 101);
-        assert_eq!(saturating_i64(u64::MAX), i64::MAX);
-        assert_eq!(page_size(None).ok(), Some(20));
-        assert!(page_size(Some(-1)).is_err());
-        assert_eq!(connection_complexity(2, Some(-5)), 1);
-        assert_eq!(split_page(vec![1, 2, 3], 2), (vec![1, 2], true));
-        assert_eq!(split_page(vec![1, 2], u64::MAX), (vec![1, 2], false));
     }
 }

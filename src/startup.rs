@@ -97,7 +97,6 @@ impl Application {
                 .max(std::time::Duration::from_secs(1)),
             shutdown,
             request_timeout: settings.request_timeout,
-            executor: crate::graphql::Executor::new(settings.workers.max(1))?,
             tenant_filter: settings.tenant_filter,
             clock: settings.clock,
             passwords: crate::auth::password::PasswordHashing::new(
@@ -113,6 +112,7 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let schema = build_schema(Some(state.clone()));
+        let executor = web::Data::new(crate::graphql::Executor::new(settings.workers.max(1))?);
         let graphiql = GraphiqlEnabled(settings.graphiql);
         let workers = settings.workers.max(1);
         let cors_settings = settings.clone();
@@ -123,6 +123,7 @@ impl Application {
                 .wrap(http::cors(&cors_settings))
                 .app_data(web::Data::new(schema.clone()))
                 .app_data(web::Data::new(state.clone()))
+                .app_data(executor.clone())
                 .app_data(web::Data::new(graphiql))
                 .configure(http::routes)
         })

@@ -5,12 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::{
-    Context, ErrorExtensions, MergedObject, MergedSubscription, Response, Schema, ServerError,
-};
+use async_graphql::{Context, MergedObject, MergedSubscription, Response, Schema, ServerError};
 
-use crate::error::codes;
 use crate::error::{AppError, AppResult};
+use crate::error::{ToGraphql, codes};
 use crate::modules::account::{AccountMutation, AccountQuery};
 use crate::modules::activity::{ActivityMutation, ActivityQuery, ActivitySubscription};
 use crate::modules::analytics::AnalyticsQuery;
@@ -229,5 +227,17 @@ pub fn fill_codes(errors: &mut [ServerError]) {
         if ext.get("code").is_none() {
             ext.set("code", codes::BAD_USER_INPUT);
         }
+    }
+}
+
+/// A GraphQL `MaybeUndefined` as the domain's `Patch`, mapping the value.
+pub fn patch<T, U>(
+    v: async_graphql::MaybeUndefined<T>,
+    f: impl FnOnce(T) -> U,
+) -> crate::domain::Patch<U> {
+    match v {
+        async_graphql::MaybeUndefined::Undefined => crate::domain::Patch::Undefined,
+        async_graphql::MaybeUndefined::Null => crate::domain::Patch::Null,
+        async_graphql::MaybeUndefined::Value(v) => crate::domain::Patch::Value(f(v)),
     }
 }

@@ -204,6 +204,7 @@ pub async fn post(
     mut payload: web::Payload,
     schema: web::Data<AppSchema>,
     state: web::Data<Arc<AppState>>,
+    executor: web::Data<crate::graphql::Executor>,
 ) -> HttpResponse {
     let Some(media) = negotiate(&req) else {
         return not_acceptable();
@@ -271,7 +272,7 @@ pub async fn post(
             }
         },
     };
-    execute(&req, params, media, false, &schema, &state).await
+    execute(&req, params, media, false, &schema, &state, &executor).await
 }
 
 pub async fn get(
@@ -279,6 +280,7 @@ pub async fn get(
     schema: web::Data<AppSchema>,
     state: web::Data<Arc<AppState>>,
     graphiql: web::Data<GraphiqlEnabled>,
+    executor: web::Data<crate::graphql::Executor>,
 ) -> HttpResponse {
     let params = params_from_query_string(req.query_string());
     if matches!(params, Ok(None)) && wants_html(&req) && graphiql.0 {
@@ -291,7 +293,7 @@ pub async fn get(
         return not_acceptable();
     };
     match params {
-        Ok(Some(p)) => execute(&req, p, media, true, &schema, &state).await,
+        Ok(Some(p)) => execute(&req, p, media, true, &schema, &state, &executor).await,
         Ok(None) => transport_error(
             StatusCode::BAD_REQUEST,
             media,
@@ -348,6 +350,7 @@ async fn execute(
     is_get: bool,
     schema: &AppSchema,
     state: &Arc<AppState>,
+    executor: &crate::graphql::Executor,
 ) -> HttpResponse {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4();
@@ -419,7 +422,7 @@ async fn execute(
             crate::tenancy::run_as(tenant, async move { schema.execute(gql).await }),
         );
         let mut resp =
-            crate::graphql::run_bounded(&state.executor, work, state.request_timeout).await;
+            crate::graphql::run_bounded(executor, work, state.request_timeout).await;
         if !executed.get() {
             let (s, b) = request_error(resp.errors, codes::GRAPHQL_VALIDATION_FAILED);
             return (s, b, false);

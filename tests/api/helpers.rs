@@ -1,11 +1,10 @@
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
 
 use crm_server::auth::jwt::JwtSettings;
-use crm_server::config::{Environment, Settings};
+use crm_server::config::Settings;
 use crm_server::startup::Application;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
@@ -79,13 +78,11 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
+pub fn test_settings(database_url: String) -> Settings {
     Settings {
-        environment: Environment::Development,
         bind_address: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url,
         database_max_connections: 5,
-        data_dir,
         jwt: JwtSettings {
             secret: JWT_SECRET.into(),
             issuer: JWT_ISSUER.into(),
@@ -96,7 +93,6 @@ pub fn test_settings(database_url: String, data_dir: PathBuf) -> Settings {
         cors_allowed_origins: vec!["https://app.example.com".into()],
         graphiql: true,
         workers: 1,
-        log_json: false,
         public_url: "http://127.0.0.1".into(),
         event_buffer: 4096,
         ws_send_queue: 256,
@@ -156,7 +152,7 @@ impl TestApp {
         dir: tempfile::TempDir,
         tweak: impl FnOnce(&mut Settings),
     ) -> TestApp {
-        let mut settings = test_settings(database_url.clone(), dir.path().to_path_buf());
+        let mut settings = test_settings(database_url.clone());
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());

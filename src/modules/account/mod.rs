@@ -1,6 +1,6 @@
 //! Tenants, users and sessions.
 pub mod resolvers;
-pub mod service;
+pub use crm_core::modules::account::service;
 pub mod types;
 
 pub use resolvers::{AccountMutation, AccountQuery};

@@ -18,12 +18,14 @@ impl AccountQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<UserGql> {
         let auth = ctx.auth()?;
-        Ok(service::user(ctx.state()?, auth, auth.user).await?)
+        Ok(UserGql::from_model(
+            service::user(ctx.state()?, auth, auth.user).await?,
+        )?)
     }
 
     /// The caller's tenant.
     async fn tenant(&self, ctx: &Context<'_>) -> GqlResult<TenantGql> {
-        Ok(service::tenant(ctx.state()?, ctx.auth()?).await?)
+        Ok(service::tenant(ctx.state()?, ctx.auth()?).await?.into())
     }
 
     /// The tenant's users, by name. Inactive ones only when asked for.
@@ -33,7 +35,12 @@ impl AccountQuery {
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(false)")] include_inactive: Option<bool>,
     ) -> GqlResult<Vec<UserGql>> {
-        Ok(service::users(ctx.state()?, ctx.auth()?, include_inactive.unwrap_or(false)).await?)
+        let users =
+            service::users(ctx.state()?, ctx.auth()?, include_inactive.unwrap_or(false)).await?;
+        Ok(users
+            .into_iter()
+            .map(UserGql::from_model)
+            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -44,14 +51,18 @@ pub struct AccountMutation;
 impl AccountMutation {
     /// Creates a tenant and its first ADMIN, and signs that admin in.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> GqlResult<AuthPayload> {
-        Ok(service::sign_up(ctx.state()?, input).await?)
+        Ok(AuthPayload::try_from(
+            crm_core::modules::onboarding::sign_up(ctx.state()?, input.into()).await?,
+        )?)
     }
 
     /// Signs in. After 5 failures for the same tenant and email within 15
     /// minutes, answers RATE_LIMITED until the window has passed.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> GqlResult<AuthPayload> {
         let address = ctx.data_opt::<crate::auth::ClientAddr>().and_then(|a| a.0);
-        Ok(service::login(ctx.state()?, input, address).await?)
+        Ok(AuthPayload::try_from(
+            service::login(ctx.state()?, input.into(), address).await?,
+        )?)
     }
 
     /// Exchanges a refresh token for a new session. Each refresh token works
@@ -61,7 +72,9 @@ impl AccountMutation {
         ctx: &Context<'_>,
         #[graphql(secret)] refresh_token: String,
     ) -> GqlResult<AuthPayload> {
-        Ok(service::refresh(ctx.state()?, &refresh_token).await?)
+        Ok(AuthPayload::try_from(
+            service::refresh(ctx.state()?, &refresh_token).await?,
+        )?)
     }
 
     /// Ends the session that the refresh token belongs to. False when the
@@ -93,12 +106,18 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: UpdateTenantInput,
     ) -> GqlResult<TenantGql> {
-        Ok(service::update_tenant(ctx.state()?, ctx.auth()?, input).await?)
+        Ok(
+            service::update_tenant(ctx.state()?, ctx.auth()?, input.into())
+                .await?
+                .into(),
+        )
     }
 
     #[graphql(guard = "RoleGuard::ADMIN")]
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> GqlResult<UserGql> {
-        Ok(service::create_user(ctx.state()?, ctx.auth()?, input).await?)
+        Ok(UserGql::from_model(
+            service::create_user(ctx.state()?, ctx.auth()?, input.into()).await?,
+        )?)
     }
 
     /// Renames, changes the role of, or (de)activates a user. Deactivating
@@ -111,6 +130,8 @@ impl AccountMutation {
         id: ID,
         input: UpdateUserInput,
     ) -> GqlResult<UserGql> {
-        Ok(service::update_user(ctx.state()?, ctx.auth()?, UserId::parse(&id)?, input).await?)
+        let id = UserId::parse(&id)?;
+        let user = service::update_user(ctx.state()?, ctx.auth()?, id, input.into()).await?;
+        Ok(UserGql::from_model(user)?)
     }
 }

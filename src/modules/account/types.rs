@@ -1,10 +1,21 @@
 //! GraphQL types of the account module. They are built from storage models
 //! field by field, so nothing the client should not see can slip through.
-use async_graphql::{ID, InputObject, SimpleObject};
+use async_graphql::{Enum, ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::Role;
 use crate::error::AppResult;
+
+/// What a user may do in their tenant.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::Role")]
+pub enum Role {
+    /// Sets up the tenant: users, pipelines, sources, exchange rates.
+    Admin,
+    /// Reads and changes every opportunity and contact of the tenant.
+    Manager,
+    /// Reads everything; changes what it owns or is on the team of.
+    Sales,
+}
 
 /// A company account. Everything in the API belongs to exactly one tenant:
 /// the caller's.
@@ -53,7 +64,7 @@ impl UserGql {
     pub fn from_model(m: entity::user::Model) -> AppResult<Self> {
         Ok(Self {
             id: ID(m.id.to_string()),
-            role: Role::from_db(&m.role)?,
+            role: crate::domain::Role::from_db(&m.role)?.into(),
             email: m.email,
             name: m.name,
             active: m.active,
@@ -74,6 +85,19 @@ pub struct AuthPayload {
     pub expires_at: DateTime<Utc>,
     pub user: UserGql,
     pub tenant: TenantGql,
+}
+
+impl TryFrom<crm_core::modules::account::model::Session> for AuthPayload {
+    type Error = crate::error::AppError;
+    fn try_from(s: crm_core::modules::account::model::Session) -> AppResult<Self> {
+        Ok(Self {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            expires_at: s.expires_at,
+            user: UserGql::from_model(s.user)?,
+            tenant: s.tenant.into(),
+        })
+    }
 }
 
 #[derive(InputObject, Debug)]
@@ -124,4 +148,61 @@ pub struct UpdateTenantInput {
     pub name: Option<String>,
     pub currency: Option<String>,
     pub timezone: Option<String>,
+}
+
+// The GraphQL inputs and enums convert into the domain's at this boundary.
+
+impl From<SignUpInput> for crm_core::modules::account::model::SignUpInput {
+    fn from(i: SignUpInput) -> Self {
+        Self {
+            tenant_name: i.tenant_name,
+            tenant_slug: i.tenant_slug,
+            currency: i.currency,
+            timezone: i.timezone,
+            name: i.name,
+            email: i.email,
+            password: i.password,
+        }
+    }
+}
+
+impl From<LoginInput> for crm_core::modules::account::model::LoginInput {
+    fn from(i: LoginInput) -> Self {
+        Self {
+            tenant_slug: i.tenant_slug,
+            email: i.email,
+            password: i.password,
+        }
+    }
+}
+
+impl From<CreateUserInput> for crm_core::modules::account::model::CreateUserInput {
+    fn from(i: CreateUserInput) -> Self {
+        Self {
+            email: i.email,
+            name: i.name,
+            role: i.role.into(),
+            password: i.password,
+        }
+    }
+}
+
+impl From<UpdateUserInput> for crm_core::modules::account::model::UpdateUserInput {
+    fn from(i: UpdateUserInput) -> Self {
+        Self {
+            name: i.name,
+            role: i.role.map(Into::into),
+            active: i.active,
+        }
+    }
+}
+
+impl From<UpdateTenantInput> for crm_core::modules::account::model::UpdateTenantInput {
+    fn from(i: UpdateTenantInput) -> Self {
+        Self {
+            name: i.name,
+            currency: i.currency,
+            timezone: i.timezone,
+        }
+    }
 }

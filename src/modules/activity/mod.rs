@@ -1,9 +1,9 @@
 //! Activities (tasks, calendar events, calls, notes), documents (quotes,
 //! proposals, contracts) and each user's calendar feed.
 pub mod calendar;
-pub mod documents;
+pub use crm_core::modules::activity::documents;
 pub mod resolvers;
-pub mod service;
+pub use crm_core::modules::activity::service;
 pub mod subscription;
 pub mod types;
 

@@ -30,11 +30,12 @@ impl ActivityQuery {
         Ok(service::list(
             ctx.state()?,
             ctx.auth()?,
-            filter.unwrap_or_default(),
+            filter.unwrap_or_default().into(),
             first,
             after,
         )
-        .await?)
+        .await?
+        .into())
     }
 
     /// NOT_FOUND (and null) when it does not exist in your tenant.
@@ -72,7 +73,7 @@ impl ActivityMutation {
         input: CreateActivityInput,
     ) -> GqlResult<Activity> {
         Ok(Activity(
-            service::create(ctx.state()?, ctx.auth()?, input).await?,
+            service::create(ctx.state()?, ctx.auth()?, input.into()).await?,
         ))
     }
 
@@ -85,7 +86,7 @@ impl ActivityMutation {
     ) -> GqlResult<Activity> {
         let id = parse_id(&id, "activity")?;
         Ok(Activity(
-            service::update(ctx.state()?, ctx.auth()?, id, input).await?,
+            service::update(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
     }
 
@@ -117,7 +118,13 @@ impl ActivityMutation {
         input: DocumentInput,
     ) -> GqlResult<Document> {
         Ok(Document(
-            documents::create(ctx.state()?, ctx.auth()?, ctx.tenant_settings()?, input).await?,
+            documents::create(
+                ctx.state()?,
+                ctx.auth()?,
+                ctx.tenant_settings()?,
+                input.into(),
+            )
+            .await?,
         ))
     }
 
@@ -129,7 +136,7 @@ impl ActivityMutation {
     ) -> GqlResult<Document> {
         let id = parse_id(&id, "document")?;
         Ok(Document(
-            documents::update(ctx.state()?, ctx.auth()?, id, input).await?,
+            documents::update(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
     }
 

@@ -1,7 +1,7 @@
 //! Live activity events.
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions, ID, Object, Subscription};
+use async_graphql::{Context, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
@@ -11,13 +11,28 @@ use super::types::Activity;
 use crate::auth::ContextAuth;
 use crate::domain::TenantId;
 use crate::domain::parse_id;
-use crate::error::{AppError, GqlResult};
+use crate::error::{AppError, GqlResult, ToGraphql};
 use crate::events::{ActivityEventKind, Event, LagSignal, Subject, load_shared, tenant_stream};
 use crate::graphql::ContextState;
 use crate::modules::account::types::UserGql;
 use crate::modules::opportunity::service as opportunities;
 use crate::modules::opportunity::types::user_opt;
 use crate::tenancy::TenantScope;
+
+/// What happened to an activity.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(
+    name = "ActivityEventKind",
+    remote = "crate::events::ActivityEventKind"
+)]
+pub enum ActivityEventKindGql {
+    Created,
+    Updated,
+    Completed,
+    /// Raised by the server when an open task's `dueAt` passes.
+    BecameOverdue,
+    Deleted,
+}
 
 /// Something happened to one of your tenant's activities.
 pub struct ActivityEvent {
@@ -29,8 +44,8 @@ pub struct ActivityEvent {
 
 #[Object]
 impl ActivityEvent {
-    async fn kind(&self) -> ActivityEventKind {
-        self.kind
+    async fn kind(&self) -> ActivityEventKindGql {
+        self.kind.into()
     }
     async fn activity_id(&self) -> ID {
         ID(self.id.to_string())

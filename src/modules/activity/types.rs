@@ -2,7 +2,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::error::{AppError, AppResult, GqlResult};
+use crate::error::{AppError, GqlResult};
 use crate::loaders::{ContactKey, OpportunityKey, UserKey, load_one};
 use crate::modules::account::types::UserGql;
 use crate::modules::contact::types::Contact;
@@ -11,6 +11,7 @@ use crate::money::Money;
 use crate::pagination::{PageInfo, count_i32, saturating_i64};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[graphql(remote = "crm_core::modules::activity::model::ActivityKind")]
 pub enum ActivityKind {
     /// Something to do by `dueAt`.
     Task,
@@ -19,53 +20,6 @@ pub enum ActivityKind {
     /// A call, with its summary in `note`.
     Call,
     Note,
-}
-
-impl ActivityKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Task => "TASK",
-            Self::Event => "EVENT",
-            Self::Call => "CALL",
-            Self::Note => "NOTE",
-        }
-    }
-    pub fn from_db(s: &str) -> AppResult<Self> {
-        match s {
-            "TASK" => Ok(Self::Task),
-            "EVENT" => Ok(Self::Event),
-            "CALL" => Ok(Self::Call),
-            "NOTE" => Ok(Self::Note),
-            _ => Err(AppError::Internal(
-                format!("unknown activity kind {s:?}").into(),
-            )),
-        }
-    }
-    pub fn bit(self) -> u8 {
-        match self {
-            Self::Task => 1,
-            Self::Event => 2,
-            Self::Call => 4,
-            Self::Note => 8,
-        }
-    }
-}
-
-pub fn kinds_mask(kinds: Option<&[ActivityKind]>) -> u8 {
-    kinds.map_or(15, |ks| ks.iter().fold(0, |m, k| m | k.bit()))
-}
-
-pub fn kinds_in_mask(mask: u8) -> Vec<&'static str> {
-    [
-        ActivityKind::Task,
-        ActivityKind::Event,
-        ActivityKind::Call,
-        ActivityKind::Note,
-    ]
-    .into_iter()
-    .filter(|k| mask & k.bit() != 0)
-    .map(ActivityKind::as_str)
-    .collect()
 }
 
 /// A task, calendar event, call or note, on an opportunity and/or contact.
@@ -77,7 +31,7 @@ impl Activity {
         ID(self.0.id.to_string())
     }
     async fn kind(&self) -> GqlResult<ActivityKind> {
-        Ok(ActivityKind::from_db(&self.0.kind)?)
+        Ok(crm_core::modules::activity::model::ActivityKind::from_db(&self.0.kind)?.into())
     }
     async fn subject(&self) -> &str {
         &self.0.subject
@@ -130,15 +84,11 @@ impl Activity {
     }
     /// An open TASK whose `dueAt` has passed.
     async fn is_overdue(&self) -> bool {
-        is_overdue(&self.0, crate::clock::now())
+        crm_core::modules::activity::model::is_overdue(&self.0, crate::clock::now())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-}
-
-pub fn is_overdue(a: &entity::activity::Model, now: DateTime<Utc>) -> bool {
-    a.kind == "TASK" && !a.done && a.due_at.is_some_and(|d| d < now)
 }
 
 #[derive(SimpleObject)]
@@ -149,7 +99,7 @@ pub struct ActivityEdge {
 
 pub struct ActivityConnection {
     pub rows: Vec<(String, entity::activity::Model)>,
-    pub page_info: PageInfo,
+    pub page_info: crm_core::pagination::PageInfo,
     /// Computed on demand: (scope, condition) of the whole list.
     pub total: crate::modules::activity::service::TotalSource,
 }
@@ -168,12 +118,23 @@ impl ActivityConnection {
     async fn nodes(&self) -> Vec<Activity> {
         self.rows.iter().map(|(_, m)| Activity(m.clone())).collect()
     }
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self) -> PageInfo {
+        PageInfo::from(&self.page_info)
     }
     /// Every match, not just this page.
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
-        Ok(count_i32(saturating_i64(self.total.count(ctx).await?)))
+        let db = &crate::graphql::ContextState::state(ctx)?.db;
+        Ok(count_i32(saturating_i64(self.total.count(db).await?)))
+    }
+}
+
+impl From<crm_core::modules::activity::service::ActivityPage> for ActivityConnection {
+    fn from(p: crm_core::modules::activity::service::ActivityPage) -> Self {
+        Self {
+            rows: p.rows,
+            page_info: p.page_info,
+            total: p.total,
+        }
     }
 }
 
@@ -223,6 +184,7 @@ pub struct ActivityFilter {
 }
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::activity::model::DocumentKind")]
 pub enum DocumentKind {
     Quote,
     Proposal,
@@ -231,53 +193,12 @@ pub enum DocumentKind {
 
 /// DRAFT → SENT → ACCEPTED or DECLINED.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::activity::model::DocumentStatus")]
 pub enum DocumentStatus {
     Draft,
     Sent,
     Accepted,
     Declined,
-}
-
-impl DocumentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Quote => "QUOTE",
-            Self::Proposal => "PROPOSAL",
-            Self::Contract => "CONTRACT",
-        }
-    }
-    pub fn from_db(s: &str) -> AppResult<Self> {
-        match s {
-            "QUOTE" => Ok(Self::Quote),
-            "PROPOSAL" => Ok(Self::Proposal),
-            "CONTRACT" => Ok(Self::Contract),
-            _ => Err(AppError::Internal(
-                format!("unknown document kind {s:?}").into(),
-            )),
-        }
-    }
-}
-
-impl DocumentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "DRAFT",
-            Self::Sent => "SENT",
-            Self::Accepted => "ACCEPTED",
-            Self::Declined => "DECLINED",
-        }
-    }
-    pub fn from_db(s: &str) -> AppResult<Self> {
-        match s {
-            "DRAFT" => Ok(Self::Draft),
-            "SENT" => Ok(Self::Sent),
-            "ACCEPTED" => Ok(Self::Accepted),
-            "DECLINED" => Ok(Self::Declined),
-            _ => Err(AppError::Internal(
-                format!("unknown document status {s:?}").into(),
-            )),
-        }
-    }
 }
 
 /// A quote, proposal or contract linked to an opportunity.
@@ -289,7 +210,7 @@ impl Document {
         ID(self.0.id.to_string())
     }
     async fn kind(&self) -> GqlResult<DocumentKind> {
-        Ok(DocumentKind::from_db(&self.0.kind)?)
+        Ok(crm_core::modules::activity::model::DocumentKind::from_db(&self.0.kind)?.into())
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -305,7 +226,7 @@ impl Document {
         }
     }
     async fn status(&self) -> GqlResult<DocumentStatus> {
-        Ok(DocumentStatus::from_db(&self.0.status)?)
+        Ok(crm_core::modules::activity::model::DocumentStatus::from_db(&self.0.status)?.into())
     }
     /// http(s) only.
     async fn url(&self) -> Option<&str> {
@@ -350,4 +271,84 @@ pub struct UpdateDocumentInput {
     /// DRAFT → SENT → ACCEPTED or DECLINED; any other move is refused.
     pub status: Option<DocumentStatus>,
     pub url: Option<String>,
+}
+
+/// A set of kinds as the kernel's bits; absent means all four.
+pub fn kinds_mask(kinds: Option<&[ActivityKind]>) -> u8 {
+    let domain: Option<Vec<_>> = kinds.map(|l| l.iter().map(|k| (*k).into()).collect());
+    crm_core::modules::activity::model::kinds_mask(domain.as_deref())
+}
+
+// The GraphQL inputs and enums convert into the domain's at this boundary.
+
+impl From<CreateActivityInput> for crm_core::modules::activity::model::CreateActivityInput {
+    fn from(i: CreateActivityInput) -> Self {
+        Self {
+            kind: i.kind.into(),
+            subject: i.subject,
+            note: i.note,
+            opportunity_id: i.opportunity_id.map(|x| x.0),
+            contact_id: i.contact_id.map(|x| x.0),
+            assignee_id: i.assignee_id.map(|x| x.0),
+            due_at: i.due_at,
+            starts_at: i.starts_at,
+            ends_at: i.ends_at,
+            done: i.done,
+        }
+    }
+}
+
+impl From<UpdateActivityInput> for crm_core::modules::activity::model::UpdateActivityInput {
+    fn from(i: UpdateActivityInput) -> Self {
+        Self {
+            subject: i.subject,
+            note: i.note,
+            assignee_id: i.assignee_id.map(|x| x.0),
+            due_at: i.due_at,
+            starts_at: i.starts_at,
+            ends_at: i.ends_at,
+        }
+    }
+}
+
+impl From<ActivityFilter> for crm_core::modules::activity::model::ActivityFilter {
+    fn from(i: ActivityFilter) -> Self {
+        Self {
+            kinds: i.kinds.map(|v| v.into_iter().map(Into::into).collect()),
+            opportunity_id: i.opportunity_id.map(|x| x.0),
+            contact_id: i.contact_id.map(|x| x.0),
+            assignee_id: i.assignee_id.map(|x| x.0),
+            done: i.done,
+            overdue: i.overdue,
+            from: i.from,
+            to: i.to,
+        }
+    }
+}
+
+impl From<DocumentInput> for crm_core::modules::activity::model::DocumentInput {
+    fn from(i: DocumentInput) -> Self {
+        Self {
+            opportunity_id: i.opportunity_id.0,
+            kind: i.kind.into(),
+            title: i.title,
+            reference: i.reference,
+            amount: i.amount,
+            currency: i.currency,
+            url: i.url,
+            use_as_potential: i.use_as_potential,
+        }
+    }
+}
+
+impl From<UpdateDocumentInput> for crm_core::modules::activity::model::UpdateDocumentInput {
+    fn from(i: UpdateDocumentInput) -> Self {
+        Self {
+            title: i.title,
+            reference: i.reference,
+            amount: i.amount,
+            status: i.status.map(Into::into),
+            url: i.url,
+        }
+    }
 }

@@ -23,7 +23,7 @@ impl AnalyticsQuery {
         let params = ForecastParams {
             from: input.from.0,
             to: input.to.0,
-            group_by: input.group_by.unwrap_or(ForecastGroupBy::Month),
+            group_by: input.group_by.unwrap_or(ForecastGroupBy::Month).into(),
             pipeline_id: input
                 .pipeline_id
                 .as_ref()

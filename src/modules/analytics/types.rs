@@ -8,6 +8,7 @@ use crate::scalars::Date;
 
 /// How `forecast` splits its period.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::analytics::model::ForecastGroupBy")]
 pub enum ForecastGroupBy {
     /// One bucket per calendar month of the period, keyed "2026-11", every
     /// month present even when empty.
@@ -174,3 +175,5 @@ fn ratio(part: i64, whole: i64) -> f64 {
         part as f64 / whole as f64
     }
 }
+
+// The GraphQL inputs and enums convert into the domain's at this boundary.

@@ -26,7 +26,7 @@ impl ContactQuery {
         let page = service::list(
             ctx.state()?,
             ctx.auth()?,
-            filter.unwrap_or_default(),
+            filter.unwrap_or_default().into(),
             first,
             after,
         )
@@ -58,7 +58,7 @@ pub struct ContactMutation;
 impl ContactMutation {
     async fn create_contact(&self, ctx: &Context<'_>, input: ContactInput) -> GqlResult<Contact> {
         Ok(Contact(
-            service::create(ctx.state()?, ctx.auth()?, input).await?,
+            service::create(ctx.state()?, ctx.auth()?, input.into()).await?,
         ))
     }
 
@@ -70,7 +70,7 @@ impl ContactMutation {
     ) -> GqlResult<Contact> {
         let id = parse_id(&id, "contact")?;
         Ok(Contact(
-            service::update(ctx.state()?, ctx.auth()?, id, input).await?,
+            service::update(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
     }
 

@@ -1,13 +1,15 @@
+use crate::graphql::patch;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::error::{AppError, AppResult, GqlResult};
+use crate::error::GqlResult;
 use crate::loaders::{ContactKey, SourceKey, load_one};
 use crate::modules::opportunity::types::OpportunityConnection;
 use crate::modules::pipeline::types::SourceGql;
 use crate::pagination::{PageInfo, connection_complexity, count_i32};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::contact::model::ContactKind")]
 pub enum ContactKind {
     Person,
     Company,
@@ -15,45 +17,10 @@ pub enum ContactKind {
 
 /// A contact is a PROSPECT until one of its opportunities is won.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::contact::model::ContactLifecycle")]
 pub enum ContactLifecycle {
     Prospect,
     Client,
-}
-
-impl ContactKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Person => "PERSON",
-            Self::Company => "COMPANY",
-        }
-    }
-    pub fn from_db(s: &str) -> AppResult<Self> {
-        match s {
-            "PERSON" => Ok(Self::Person),
-            "COMPANY" => Ok(Self::Company),
-            _ => Err(AppError::Internal(
-                format!("unknown contact kind {s:?}").into(),
-            )),
-        }
-    }
-}
-
-impl ContactLifecycle {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Prospect => "PROSPECT",
-            Self::Client => "CLIENT",
-        }
-    }
-    pub fn from_db(s: &str) -> AppResult<Self> {
-        match s {
-            "PROSPECT" => Ok(Self::Prospect),
-            "CLIENT" => Ok(Self::Client),
-            _ => Err(AppError::Internal(
-                format!("unknown lifecycle {s:?}").into(),
-            )),
-        }
-    }
 }
 
 /// A person or a company.
@@ -65,11 +32,11 @@ impl Contact {
         ID(self.0.id.to_string())
     }
     async fn kind(&self) -> GqlResult<ContactKind> {
-        Ok(ContactKind::from_db(&self.0.kind)?)
+        Ok(crm_core::modules::contact::model::ContactKind::from_db(&self.0.kind)?.into())
     }
     /// Becomes CLIENT when one of its opportunities is won.
     async fn lifecycle(&self) -> GqlResult<ContactLifecycle> {
-        Ok(ContactLifecycle::from_db(&self.0.lifecycle)?)
+        Ok(crm_core::modules::contact::model::ContactLifecycle::from_db(&self.0.lifecycle)?.into())
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -122,7 +89,7 @@ pub struct ContactEdge {
 
 pub struct ContactConnection {
     pub edges: Vec<(String, entity::contact::Model)>,
-    pub page_info: PageInfo,
+    pub page_info: crm_core::pagination::PageInfo,
     pub total_count: i64,
 }
 
@@ -140,8 +107,8 @@ impl ContactConnection {
     async fn nodes(&self) -> Vec<Contact> {
         self.edges.iter().map(|(_, m)| Contact(m.clone())).collect()
     }
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self) -> PageInfo {
+        PageInfo::from(&self.page_info)
     }
     /// Every match, not just this page.
     async fn total_count(&self) -> i32 {
@@ -177,4 +144,41 @@ pub struct ContactFilter {
     pub lifecycle: Option<ContactLifecycle>,
     /// Case-insensitive, on name and email.
     pub search: Option<String>,
+}
+
+// The GraphQL inputs and enums convert into the domain's at this boundary.
+
+impl From<ContactInput> for crm_core::modules::contact::model::ContactInput {
+    fn from(i: ContactInput) -> Self {
+        Self {
+            kind: i.kind.into(),
+            name: i.name,
+            email: i.email,
+            phone: i.phone,
+            company_id: i.company_id.map(|x| x.0),
+            source_id: i.source_id.map(|x| x.0),
+        }
+    }
+}
+
+impl From<UpdateContactInput> for crm_core::modules::contact::model::UpdateContactInput {
+    fn from(i: UpdateContactInput) -> Self {
+        Self {
+            name: i.name,
+            email: patch(i.email, |x| x),
+            phone: patch(i.phone, |x| x),
+            company_id: patch(i.company_id, |x| x.0),
+            lifecycle: i.lifecycle.map(Into::into),
+        }
+    }
+}
+
+impl From<ContactFilter> for crm_core::modules::contact::model::ContactFilter {
+    fn from(i: ContactFilter) -> Self {
+        Self {
+            kind: i.kind.map(Into::into),
+            lifecycle: i.lifecycle.map(Into::into),
+            search: i.search,
+        }
+    }
 }

@@ -88,8 +88,10 @@ fn refusal(e: AppError) -> HttpResponse {
             tracing::error!(error = %cause, "intake post failed");
             res.json(json!({ "error": "internal error" }))
         }
-        // a relayed error was logged where it arose
-        AppError::Relayed(_) => res.json(json!({ "error": "internal error" })),
+        AppError::Shared(inner) if inner.code() == crate::error::codes::INTERNAL => {
+            tracing::error!(error = %inner, "intake post failed");
+            res.json(json!({ "error": "internal error" }))
+        }
         other => res.json(json!({ "error": other.to_string() })),
     }
 }

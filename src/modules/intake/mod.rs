@@ -2,7 +2,7 @@
 //! message) straight into a pipeline stage as new opportunities.
 pub mod http;
 pub mod resolvers;
-pub mod service;
+pub use crm_core::modules::intake::service;
 pub mod types;
 
 pub use resolvers::{IntakeMutation, IntakeQuery};

@@ -33,7 +33,7 @@ impl IntakeMutation {
         ctx: &Context<'_>,
         input: IntakeKeyInput,
     ) -> GqlResult<IntakeKeySecret> {
-        let (key, secret) = service::create(ctx.state()?, ctx.auth()?, input).await?;
+        let (key, secret) = service::create(ctx.state()?, ctx.auth()?, input.into()).await?;
         Ok(IntakeKeySecret {
             key: IntakeKey(key),
             secret,

@@ -78,3 +78,15 @@ pub struct IntakeKeyInput {
     /// The source given to what the key creates.
     pub source_id: Option<ID>,
 }
+
+// The GraphQL inputs and enums convert into the domain's at this boundary.
+
+impl From<IntakeKeyInput> for crm_core::modules::intake::model::IntakeKeyInput {
+    fn from(i: IntakeKeyInput) -> Self {
+        Self {
+            name: i.name,
+            stage_id: i.stage_id.0,
+            source_id: i.source_id.map(|x| x.0),
+        }
+    }
+}

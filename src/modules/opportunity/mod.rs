@@ -1,7 +1,7 @@
 //! Opportunities: the deals moving through pipelines.
-pub mod query;
+pub use crm_core::modules::opportunity::query;
 pub mod resolvers;
-pub mod service;
+pub use crm_core::modules::opportunity::service;
 pub mod subscription;
 pub mod types;
 

@@ -11,15 +11,14 @@ use super::query::{self, ListQuery, StageColumnKey, column_cursor, status_condit
 use super::service;
 use super::types::{
     CreateOpportunityInput, Opportunity, OpportunityConnection, OpportunityContactInput,
-    OpportunityFilter, OpportunityOrder, OpportunitySortField, SortDirection,
-    UpdateOpportunityInput,
+    OpportunityFilter, OpportunityOrder, UpdateOpportunityInput,
 };
 use crate::auth::{ContextAuth, RoleGuard};
 use crate::domain::parse_id;
 use crate::error::{AppResult, GqlResult};
 use crate::graphql::ContextState;
 use crate::loaders::load_one;
-use crate::pagination::{PageInfo, connection_complexity, page_size};
+use crate::pagination::{connection_complexity, page_size};
 use crate::tenancy::TenantScope;
 
 async fn connection(
@@ -63,8 +62,8 @@ pub async fn stage_column(
     let q = ListQuery {
         scope: TenantScope(auth.tenant),
         condition,
-        field: OpportunitySortField::CreatedAt,
-        direction: SortDirection::Desc,
+        field: crm_core::modules::opportunity::model::OpportunitySortField::CreatedAt,
+        direction: crm_core::modules::opportunity::model::SortDirection::Desc,
     };
     if after.is_some() {
         return connection(ctx, q, first, after).await;
@@ -81,7 +80,7 @@ pub async fn stage_column(
         .map(|(v, m)| (column_cursor(v, m.id), m))
         .collect();
     Ok(OpportunityConnection {
-        page_info: PageInfo::for_page(&rows, more),
+        page_info: crm_core::pagination::PageInfo::for_page(&rows, more),
         rows,
         query: Arc::new(q),
         totals: OnceCell::new(),
@@ -99,8 +98,8 @@ pub async fn contact_opportunities(
     let q = ListQuery {
         scope: TenantScope(auth.tenant),
         condition: query::contact_condition(contact),
-        field: OpportunitySortField::CreatedAt,
-        direction: SortDirection::Desc,
+        field: crm_core::modules::opportunity::model::OpportunitySortField::CreatedAt,
+        direction: crm_core::modules::opportunity::model::SortDirection::Desc,
     };
     connection(ctx, q, first, after).await
 }
@@ -124,8 +123,8 @@ impl OpportunityQuery {
             ctx.state()?,
             ctx.auth()?,
             ctx.tenant_settings()?,
-            &filter.unwrap_or_default(),
-            order_by,
+            &filter.unwrap_or_default().into(),
+            order_by.map(Into::into),
         )
         .await?;
         Ok(connection(ctx, q, first, after).await?)
@@ -156,7 +155,13 @@ impl OpportunityMutation {
         input: CreateOpportunityInput,
     ) -> GqlResult<Opportunity> {
         Ok(Opportunity(
-            service::create(ctx.state()?, ctx.auth()?, ctx.tenant_settings()?, input).await?,
+            service::create(
+                ctx.state()?,
+                ctx.auth()?,
+                ctx.tenant_settings()?,
+                input.into(),
+            )
+            .await?,
         ))
     }
 
@@ -176,7 +181,7 @@ impl OpportunityMutation {
                 ctx.auth()?,
                 ctx.tenant_settings()?,
                 id,
-                input,
+                input.into(),
                 expected_version,
             )
             .await?,
@@ -251,7 +256,7 @@ impl OpportunityMutation {
     ) -> GqlResult<Opportunity> {
         let id = parse_id(&opportunity_id, "opportunity")?;
         Ok(Opportunity(
-            service::add_contact(ctx.state()?, ctx.auth()?, id, input).await?,
+            service::add_contact(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
     }
 

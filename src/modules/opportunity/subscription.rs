@@ -1,7 +1,7 @@
 //! Live opportunity events.
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions, ID, Object, Subscription};
+use async_graphql::{Context, ID, Object, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
@@ -11,12 +11,32 @@ use super::types::{Opportunity, user_opt};
 use crate::auth::ContextAuth;
 use crate::domain::TenantId;
 use crate::domain::parse_id;
-use crate::error::{AppError, GqlResult};
+use crate::error::{AppError, GqlResult, ToGraphql};
 use crate::events::{Event, LagSignal, OpportunityEventKind, Subject, load_shared, tenant_stream};
 use crate::graphql::ContextState;
 use crate::modules::account::types::UserGql;
 use crate::modules::pipeline::service::find_pipeline;
 use crate::tenancy::TenantScope;
+
+/// What happened to an opportunity.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(
+    name = "OpportunityEventKind",
+    remote = "crate::events::OpportunityEventKind"
+)]
+pub enum OpportunityEventKindGql {
+    Created,
+    Updated,
+    /// Moved to another stage (possibly of another pipeline).
+    StageChanged,
+    Won,
+    Lost,
+    Reopened,
+    /// Raised by the server when an open opportunity's due date passes in
+    /// the tenant's time zone.
+    BecameLate,
+    Deleted,
+}
 
 /// Something happened to one of your tenant's opportunities. The event
 /// carries ids; `opportunity` resolves the opportunity as it is when the
@@ -29,8 +49,8 @@ pub struct OpportunityEvent {
 
 #[Object]
 impl OpportunityEvent {
-    async fn kind(&self) -> OpportunityEventKind {
-        self.kind
+    async fn kind(&self) -> OpportunityEventKindGql {
+        self.kind.into()
     }
     async fn opportunity_id(&self) -> ID {
         ID(self.id.to_string())

@@ -1,3 +1,4 @@
+use crate::graphql::patch;
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
@@ -25,6 +26,7 @@ use crate::scalars::Date;
 /// due date has passed in the tenant's time zone (the due date itself is
 /// the last day on which it is still OPEN).
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::opportunity::model::OpportunityStatus")]
 pub enum OpportunityStatus {
     Open,
     Late,
@@ -32,28 +34,9 @@ pub enum OpportunityStatus {
     Lost,
 }
 
-pub const OPEN: u8 = 1;
-pub const LATE: u8 = 2;
-pub const WON: u8 = 4;
-pub const LOST: u8 = 8;
-
-/// A set of statuses as bits; absent means all four.
-pub fn status_mask(statuses: Option<&[OpportunityStatus]>) -> u8 {
-    match statuses {
-        None => OPEN | LATE | WON | LOST,
-        Some(list) => list.iter().fold(0, |m, s| {
-            m | match s {
-                OpportunityStatus::Open => OPEN,
-                OpportunityStatus::Late => LATE,
-                OpportunityStatus::Won => WON,
-                OpportunityStatus::Lost => LOST,
-            }
-        }),
-    }
-}
-
 /// Where an opportunity's probability comes from.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::opportunity::model::ProbabilitySource")]
 pub enum ProbabilitySource {
     /// The stage's probability.
     Stage,
@@ -64,12 +47,14 @@ pub enum ProbabilitySource {
 }
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::opportunity::model::SortDirection")]
 pub enum SortDirection {
     Asc,
     Desc,
 }
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::opportunity::model::OpportunitySortField")]
 pub enum OpportunitySortField {
     /// Opportunities without a due date come last (first when descending).
     DueDate,
@@ -153,33 +138,6 @@ pub struct UpdateOpportunityInput {
     pub clear_probability_override: Option<bool>,
 }
 
-/// The derived status of a stored row, given today in the tenant's zone.
-pub fn derive_status(
-    m: &entity::opportunity::Model,
-    today: chrono::NaiveDate,
-) -> OpportunityStatus {
-    match m.status.as_str() {
-        "WON" => OpportunityStatus::Won,
-        "LOST" => OpportunityStatus::Lost,
-        _ if m.due_date.is_some_and(|d| d < today) => OpportunityStatus::Late,
-        _ => OpportunityStatus::Open,
-    }
-}
-
-pub fn probability_of(
-    m: &entity::opportunity::Model,
-    stage_probability: i32,
-) -> (i32, ProbabilitySource) {
-    match m.status.as_str() {
-        "WON" => (100, ProbabilitySource::Closed),
-        "LOST" => (0, ProbabilitySource::Closed),
-        _ => match m.probability_override {
-            Some(p) => (p, ProbabilitySource::Manual),
-            None => (stage_probability, ProbabilitySource::Stage),
-        },
-    }
-}
-
 /// A business opportunity.
 pub struct Opportunity(pub entity::opportunity::Model);
 
@@ -196,7 +154,8 @@ impl Opportunity {
             }
             _ => 0,
         };
-        Ok(probability_of(&self.0, stage_p))
+        let (p, source) = crm_core::modules::opportunity::model::probability_of(&self.0, stage_p);
+        Ok((p, source.into()))
     }
 }
 
@@ -220,7 +179,11 @@ impl Opportunity {
         Ok(Stage(self.stage_model(ctx).await?))
     }
     async fn status(&self, ctx: &Context<'_>) -> GqlResult<OpportunityStatus> {
-        Ok(derive_status(&self.0, ctx.tenant_settings()?.today()))
+        Ok(crm_core::modules::opportunity::model::derive_status(
+            &self.0,
+            ctx.tenant_settings()?.today(),
+        )
+        .into())
     }
     /// The override if set, else the stage's; WON 100, LOST 0.
     async fn probability(&self, ctx: &Context<'_>) -> GqlResult<i32> {
@@ -300,7 +263,9 @@ impl Opportunity {
         let first = crate::pagination::page_size(first)?;
         if after.is_some() {
             return Ok(
-                activities::timeline(ctx.state()?, auth, self.0.id, mask, first, after).await?,
+                activities::timeline(ctx.state()?, auth, self.0.id, mask, first, after)
+                    .await?
+                    .into(),
             );
         }
         let rows = load_one(
@@ -319,7 +284,8 @@ impl Opportunity {
             mask,
             first,
             rows,
-        ))
+        )
+        .into())
     }
     /// The earliest open TASK or upcoming EVENT.
     async fn next_activity(&self, ctx: &Context<'_>) -> GqlResult<Option<Activity>> {
@@ -352,7 +318,13 @@ impl Opportunity {
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<OpportunityChangeConnection> {
-        Ok(super::service::history(ctx.state()?, ctx.auth()?, self.0.id, first, after).await?)
+        let page =
+            super::service::history(ctx.state()?, ctx.auth()?, self.0.id, first, after).await?;
+        Ok(OpportunityChangeConnection {
+            rows: page.rows,
+            page_info: page.page_info,
+            total_count: page.total,
+        })
     }
     /// Open, and idle in its stage (no stage change or activity) for at
     /// least the stage's `rottenAfterDays`.
@@ -475,7 +447,7 @@ pub struct OpportunityChangeEdge {
 
 pub struct OpportunityChangeConnection {
     pub rows: Vec<(String, entity::opportunity_change::Model)>,
-    pub page_info: PageInfo,
+    pub page_info: crm_core::pagination::PageInfo,
     pub total_count: i64,
 }
 
@@ -496,8 +468,8 @@ impl OpportunityChangeConnection {
             .map(|(_, m)| OpportunityChange(m.clone()))
             .collect()
     }
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self) -> PageInfo {
+        PageInfo::from(&self.page_info)
     }
     async fn total_count(&self) -> i32 {
         count_i32(self.total_count)
@@ -514,7 +486,7 @@ pub struct OpportunityEdge {
 /// page, and are computed by the database only when asked for.
 pub struct OpportunityConnection {
     pub rows: Vec<(String, entity::opportunity::Model)>,
-    pub page_info: PageInfo,
+    pub page_info: crm_core::pagination::PageInfo,
     pub query: Arc<ListQuery>,
     pub totals: OnceCell<Totals>,
 }
@@ -548,8 +520,8 @@ impl OpportunityConnection {
             .map(|(_, m)| Opportunity(m.clone()))
             .collect()
     }
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self) -> PageInfo {
+        PageInfo::from(&self.page_info)
     }
     async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
         Ok(count_i32(self.totals(ctx).await?.count))
@@ -569,5 +541,87 @@ impl OpportunityConnection {
             t.weighted_cents,
             ctx.tenant_settings()?.currency.as_str(),
         ))
+    }
+}
+
+/// A set of statuses as the kernel's bits; absent means all four.
+pub fn status_mask(statuses: Option<&[OpportunityStatus]>) -> u8 {
+    let domain: Option<Vec<_>> = statuses.map(|l| l.iter().map(|s| (*s).into()).collect());
+    crm_core::modules::opportunity::model::status_mask(domain.as_deref())
+}
+
+// The GraphQL inputs and enums convert into the domain's at this boundary.
+
+impl From<OpportunityOrder> for crm_core::modules::opportunity::model::OpportunityOrder {
+    fn from(i: OpportunityOrder) -> Self {
+        Self {
+            field: i.field.into(),
+            direction: i.direction.map(Into::into),
+        }
+    }
+}
+
+impl From<OpportunityFilter> for crm_core::modules::opportunity::model::OpportunityFilter {
+    fn from(i: OpportunityFilter) -> Self {
+        Self {
+            pipeline_id: i.pipeline_id.map(|x| x.0),
+            stage_ids: i.stage_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
+            statuses: i.statuses.map(|v| v.into_iter().map(Into::into).collect()),
+            owner_id: i.owner_id.map(|x| x.0),
+            source_id: i.source_id.map(|x| x.0),
+            contact_id: i.contact_id.map(|x| x.0),
+            due_after: i.due_after.map(|x| x.0),
+            due_before: i.due_before.map(|x| x.0),
+            search: i.search,
+        }
+    }
+}
+
+impl From<OpportunityContactInput>
+    for crm_core::modules::opportunity::model::OpportunityContactInput
+{
+    fn from(i: OpportunityContactInput) -> Self {
+        Self {
+            contact_id: i.contact_id.0,
+            role: i.role,
+            is_primary: i.is_primary,
+        }
+    }
+}
+
+impl From<CreateOpportunityInput>
+    for crm_core::modules::opportunity::model::CreateOpportunityInput
+{
+    fn from(i: CreateOpportunityInput) -> Self {
+        Self {
+            title: i.title,
+            stage_id: i.stage_id.0,
+            potential: i.potential,
+            currency: i.currency,
+            due_date: i.due_date.map(|x| x.0),
+            owner_id: i.owner_id.map(|x| x.0),
+            team_ids: i.team_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
+            source_id: i.source_id.map(|x| x.0),
+            contacts: i.contacts.map(|v| v.into_iter().map(Into::into).collect()),
+            probability_override: i.probability_override,
+        }
+    }
+}
+
+impl From<UpdateOpportunityInput>
+    for crm_core::modules::opportunity::model::UpdateOpportunityInput
+{
+    fn from(i: UpdateOpportunityInput) -> Self {
+        Self {
+            title: i.title,
+            potential: i.potential,
+            currency: i.currency,
+            due_date: patch(i.due_date, |x| x.0),
+            owner_id: i.owner_id.map(|x| x.0),
+            team_ids: i.team_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
+            source_id: patch(i.source_id, |x| x.0),
+            probability_override: patch(i.probability_override, |x| x),
+            clear_probability_override: i.clear_probability_override,
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Pipelines and their ordered stages, marketing sources, exchange rates.
 pub mod resolvers;
-pub mod service;
+pub use crm_core::modules::pipeline::service;
 pub mod types;
 
 pub use resolvers::{PipelineMutation, PipelineQuery};

@@ -13,7 +13,7 @@ use super::types::{
 };
 use crate::auth::{ContextAuth, RoleGuard};
 use crate::domain::parse_id;
-use crate::error::{AppError, GqlError, GqlResult};
+use crate::error::{AppError, GqlResult};
 use crate::graphql::ContextState;
 use crate::loaders::AppLoader;
 use crate::tenancy::TenantScope;
@@ -24,7 +24,7 @@ pub struct PipelineStagesKey(pub Uuid);
 
 impl Loader<PipelineStagesKey> for AppLoader {
     type Value = Vec<entity::stage::Model>;
-    type Error = GqlError;
+    type Error = std::sync::Arc<AppError>;
 
     async fn load(
         &self,
@@ -128,7 +128,7 @@ impl PipelineMutation {
         input: CreatePipelineInput,
     ) -> GqlResult<Pipeline> {
         Ok(Pipeline(
-            service::create_pipeline(ctx.state()?, ctx.auth()?, input).await?,
+            service::create_pipeline(ctx.state()?, ctx.auth()?, input.into()).await?,
         ))
     }
 
@@ -141,7 +141,7 @@ impl PipelineMutation {
     ) -> GqlResult<Pipeline> {
         let id = parse_id(&id, "pipeline")?;
         Ok(Pipeline(
-            service::update_pipeline(ctx.state()?, ctx.auth()?, id, input).await?,
+            service::update_pipeline(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
     }
 
@@ -165,7 +165,7 @@ impl PipelineMutation {
     ) -> GqlResult<Stage> {
         let id = parse_id(&pipeline_id, "pipeline")?;
         Ok(Stage(
-            service::add_stage(ctx.state()?, ctx.auth()?, id, input, position).await?,
+            service::add_stage(ctx.state()?, ctx.auth()?, id, input.into(), position).await?,
         ))
     }
 
@@ -178,7 +178,7 @@ impl PipelineMutation {
     ) -> GqlResult<Stage> {
         let id = parse_id(&id, "stage")?;
         Ok(Stage(
-            service::update_stage(ctx.state()?, ctx.auth()?, id, input).await?,
+            service::update_stage(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
     }
 

@@ -235,3 +235,43 @@ pub struct UpdateStageInput {
     pub probability: Option<i32>,
     pub rotten_after_days: Option<i32>,
 }
+
+// The GraphQL inputs and enums convert into the domain's at this boundary.
+
+impl From<StageInput> for crm_core::modules::pipeline::model::StageInput {
+    fn from(i: StageInput) -> Self {
+        Self {
+            name: i.name,
+            probability: i.probability,
+            rotten_after_days: i.rotten_after_days,
+        }
+    }
+}
+
+impl From<CreatePipelineInput> for crm_core::modules::pipeline::model::CreatePipelineInput {
+    fn from(i: CreatePipelineInput) -> Self {
+        Self {
+            name: i.name,
+            stages: i.stages.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<UpdatePipelineInput> for crm_core::modules::pipeline::model::UpdatePipelineInput {
+    fn from(i: UpdatePipelineInput) -> Self {
+        Self {
+            name: i.name,
+            position: i.position,
+        }
+    }
+}
+
+impl From<UpdateStageInput> for crm_core::modules::pipeline::model::UpdateStageInput {
+    fn from(i: UpdateStageInput) -> Self {
+        Self {
+            name: i.name,
+            probability: i.probability,
+            rotten_after_days: i.rotten_after_days,
+        }
+    }
+}

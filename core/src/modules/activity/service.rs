@@ -1,8 +1,6 @@
 //! Activity queries and commands.
 use std::collections::HashMap;
 
-use async_graphql::Context;
-use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Duration, Utc};
 use entity::{activity, opportunity, user};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Query};
@@ -13,22 +11,21 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::types::{
-    ActivityConnection, ActivityFilter, ActivityKind, CreateActivityInput, UpdateActivityInput,
-    kinds_in_mask, kinds_mask,
+use super::model::{
+    ActivityFilter, ActivityKind, CreateActivityInput, UpdateActivityInput, kinds_in_mask,
+    kinds_mask,
 };
 use crate::auth::AuthContext;
 use crate::domain::Role;
 use crate::domain::parse_id;
-use crate::error::{AppError, AppResult, GqlError};
+use crate::error::{AppError, AppResult};
 use crate::events::{ActivityEventKind as Kind, Event};
-use crate::graphql::ContextState;
-use crate::loaders::AppLoader;
 use crate::modules::contact::service as contacts;
 use crate::modules::opportunity::service as opportunities;
 use crate::pagination::{
-    PageInfo, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
+    Page, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
 };
+use crate::reader::Reader;
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
@@ -67,10 +64,12 @@ fn note(raw: Option<&str>) -> AppResult<Option<String>> {
 }
 
 /// The times an activity of `kind` may carry, checked against each other.
-struct Times {
-    due_at: Option<DateTime<Utc>>,
-    starts_at: Option<DateTime<Utc>>,
-    ends_at: Option<DateTime<Utc>>,
+/// When an activity happens: a TASK is due, an EVENT starts and ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Times {
+    pub due_at: Option<DateTime<Utc>>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
 fn check_times(kind: ActivityKind, t: Times) -> AppResult<Times> {
@@ -132,11 +131,7 @@ fn at_of(t: &Times, created: DateTime<Utc>) -> DateTime<Utc> {
     t.due_at.or(t.starts_at).unwrap_or(created)
 }
 
-async fn assignee<C: ConnectionTrait>(
-    conn: &C,
-    scope: TenantScope,
-    id: &async_graphql::ID,
-) -> AppResult<Uuid> {
+async fn assignee<C: ConnectionTrait>(conn: &C, scope: TenantScope, id: &str) -> AppResult<Uuid> {
     let u = scope
         .find_id::<user::Entity>(parse_id(id, "user")?)
         .one(conn)
@@ -159,27 +154,17 @@ fn ensure_own(auth: AuthContext, a: &activity::Model) -> AppResult<()> {
     Ok(())
 }
 
-/// An activity is a sign of life for its opportunity (see isRotting).
-/// Records a sign of life on the activity's opportunity (see isRotting)
-/// and answers the opportunity, changed.
+/// An activity is a sign of life for its opportunity (see isRotting):
+/// records it and answers the opportunity, changed.
 async fn touch_opportunity<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
     opp: Option<Uuid>,
 ) -> AppResult<Option<opportunity::Model>> {
-    let Some(id) = opp else {
-        return Ok(None);
-    };
-    let changed = scope
-        .update_many::<opportunity::Entity>()
-        .col_expr(
-            opportunity::Column::LastActivityAt,
-            Expr::value(Some(now())),
-        )
-        .filter(opportunity::Column::Id.eq(id))
-        .exec_with_returning(conn)
-        .await?;
-    Ok(changed.into_iter().next())
+    match opp {
+        Some(id) => opportunities::touch_activity_in(conn, scope, id, now()).await,
+        None => Ok(None),
+    }
 }
 
 /// Tells subscribers about a committed change of an activity and, when it
@@ -244,36 +229,77 @@ pub async fn create(
         input.kind,
         ActivityKind::Call | ActivityKind::Note
     ));
-    let ts = now();
-    let at = at_of(&times, ts);
     let txn = crate::db::begin_write(db).await?;
+    let (created, touched) = insert_in(
+        &txn,
+        scope,
+        NewActivity {
+            kind: input.kind,
+            subject,
+            note,
+            opportunity: opp,
+            contact,
+            assignee,
+            created_by: auth.user.0,
+            times,
+            done,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    publish_with(state, auth, Kind::Created, &created, touched).await;
+    Ok(created)
+}
+
+/// An activity whose fields are already checked (subject and note
+/// trimmed, times coherent for its kind, links found in the tenant).
+pub struct NewActivity {
+    pub kind: ActivityKind,
+    pub subject: String,
+    pub note: Option<String>,
+    pub opportunity: Option<Uuid>,
+    pub contact: Option<Uuid>,
+    pub assignee: Uuid,
+    pub created_by: Uuid,
+    pub times: Times,
+    pub done: bool,
+}
+
+/// Inserts an activity in the caller's transaction and records the sign
+/// of life on its opportunity; answers both, for the caller to publish
+/// after commit. The one place an activity row is created.
+pub async fn insert_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    new: NewActivity,
+) -> AppResult<(activity::Model, Option<opportunity::Model>)> {
+    let ts = now();
+    let at = at_of(&new.times, ts);
     let created = scope
         .stamp(activity::ActiveModel {
             id: Set(Uuid::new_v4()),
-            kind: Set(input.kind.as_str().into()),
-            subject: Set(subject),
-            note: Set(note),
-            opportunity_id: Set(opp),
-            contact_id: Set(contact),
-            assignee_id: Set(assignee),
-            created_by: Set(auth.user.0),
-            due_at: Set(times.due_at),
-            starts_at: Set(times.starts_at),
-            ends_at: Set(times.ends_at),
+            kind: Set(new.kind.as_str().into()),
+            subject: Set(new.subject),
+            note: Set(new.note),
+            opportunity_id: Set(new.opportunity),
+            contact_id: Set(new.contact),
+            assignee_id: Set(new.assignee),
+            created_by: Set(new.created_by),
+            due_at: Set(new.times.due_at),
+            starts_at: Set(new.times.starts_at),
+            ends_at: Set(new.times.ends_at),
             at: Set(at),
             at_ms: Set(at.timestamp_millis()),
-            done: Set(done),
-            completed_at: Set(done.then_some(ts)),
+            done: Set(new.done),
+            completed_at: Set(new.done.then_some(ts)),
             created_at: Set(ts),
             updated_at: Set(ts),
             ..Default::default()
         })
-        .insert(&txn)
+        .insert(conn)
         .await?;
-    let touched = touch_opportunity(&txn, scope, opp).await?;
-    txn.commit().await?;
-    publish_with(state, auth, Kind::Created, &created, touched).await;
-    Ok(created)
+    let touched = touch_opportunity(conn, scope, new.opportunity).await?;
+    Ok((created, touched))
 }
 
 /// Tells subscribers about a committed change.
@@ -432,6 +458,9 @@ pub async fn claim_became_overdue<C: ConnectionTrait>(db: &C, limit: u64) -> App
         .collect())
 }
 
+/// A page of activities with its total, counted only when asked for.
+pub type ActivityPage = Page<activity::Model, TotalSource>;
+
 /// A list's total, counted by the database only when asked for.
 pub struct TotalSource {
     pub scope: TenantScope,
@@ -439,12 +468,12 @@ pub struct TotalSource {
 }
 
 impl TotalSource {
-    pub async fn count(&self, ctx: &Context<'_>) -> AppResult<u64> {
+    pub async fn count<C: ConnectionTrait>(&self, conn: &C) -> AppResult<u64> {
         Ok(self
             .scope
             .find::<activity::Entity>()
             .filter(self.condition.clone())
-            .count(&ctx.state()?.db)
+            .count(conn)
             .await?)
     }
 }
@@ -463,7 +492,7 @@ pub async fn list(
     filter: ActivityFilter,
     first: Option<i32>,
     after: Option<String>,
-) -> AppResult<ActivityConnection> {
+) -> AppResult<ActivityPage> {
     let first = page_size(first)?;
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
@@ -534,14 +563,14 @@ pub async fn list(
             )
         })
         .collect();
-    Ok(ActivityConnection {
-        page_info: PageInfo::for_page(&rows, more),
+    Ok(Page::new(
         rows,
-        total: TotalSource {
+        more,
+        TotalSource {
             scope,
             condition: cond,
         },
-    })
+    ))
 }
 
 /// The timeline order: open items first, soonest first; then done items,
@@ -582,7 +611,7 @@ pub async fn timeline(
     mask: u8,
     first: u64,
     after: Option<String>,
-) -> AppResult<ActivityConnection> {
+) -> AppResult<ActivityPage> {
     let scope = TenantScope(auth.tenant);
     let cond = timeline_condition(opp, mask);
     let mut q = scope.find::<activity::Entity>().filter(cond.clone());
@@ -611,14 +640,14 @@ pub async fn timeline(
         .await?;
     let (rows, more) = split_page(rows, first);
     let rows: Vec<_> = rows.into_iter().map(|m| (timeline_cursor(&m), m)).collect();
-    Ok(ActivityConnection {
-        page_info: PageInfo::for_page(&rows, more),
+    Ok(Page::new(
         rows,
-        total: TotalSource {
+        more,
+        TotalSource {
             scope,
             condition: cond,
         },
-    })
+    ))
 }
 
 pub fn timeline_from_rows(
@@ -627,7 +656,7 @@ pub fn timeline_from_rows(
     mask: u8,
     first: u64,
     rows: Vec<activity::Model>,
-) -> ActivityConnection {
+) -> ActivityPage {
     let more = rows.len() as u64 > first;
     let rows: Vec<_> = rows
         .into_iter()
@@ -635,14 +664,14 @@ pub fn timeline_from_rows(
         .take(usize::try_from(first).unwrap_or(usize::MAX))
         .map(|m| (timeline_cursor(&m), m))
         .collect();
-    ActivityConnection {
-        page_info: PageInfo::for_page(&rows, more),
+    Page::new(
         rows,
-        total: TotalSource {
+        more,
+        TotalSource {
             scope,
             condition: timeline_condition(opp, mask),
         },
-    }
+    )
 }
 
 /// The first page of many opportunities' timelines in one statement.
@@ -654,7 +683,7 @@ pub struct TimelineKey {
 }
 
 async fn ranked(
-    loader: &AppLoader,
+    loader: &Reader,
     opps: Vec<Uuid>,
     extra: Condition,
     order: &str,
@@ -684,15 +713,13 @@ async fn ranked(
         .collect()
 }
 
-impl Loader<TimelineKey> for AppLoader {
-    type Value = Vec<activity::Model>;
-    type Error = GqlError;
-
-    async fn load(
+impl Reader {
+    /// The batch behind the GraphQL layer's `TimelineKey` loader.
+    pub async fn load_timeline(
         &self,
         keys: &[TimelineKey],
-    ) -> Result<HashMap<TimelineKey, Self::Value>, GqlError> {
-        let mut out: HashMap<TimelineKey, Self::Value> =
+    ) -> AppResult<HashMap<TimelineKey, Vec<activity::Model>>> {
+        let mut out: HashMap<TimelineKey, Vec<activity::Model>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         let mut groups: Vec<(u8, u64)> = keys.iter().map(|k| (k.mask, k.first)).collect();
         groups.sort_unstable();
@@ -728,14 +755,12 @@ impl Loader<TimelineKey> for AppLoader {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NextActivityKey(pub Uuid);
 
-impl Loader<NextActivityKey> for AppLoader {
-    type Value = activity::Model;
-    type Error = GqlError;
-
-    async fn load(
+impl Reader {
+    /// The batch behind the GraphQL layer's `NextActivityKey` loader.
+    pub async fn load_next_activity(
         &self,
         keys: &[NextActivityKey],
-    ) -> Result<HashMap<NextActivityKey, activity::Model>, GqlError> {
+    ) -> AppResult<HashMap<NextActivityKey, activity::Model>> {
         let ts = now();
         let pending = Condition::all().add(activity::Column::Done.eq(false)).add(
             Condition::any().add(activity::Column::Kind.eq("TASK")).add(

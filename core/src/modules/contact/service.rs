@@ -8,7 +8,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::types::{
+use super::model::{
     ContactFilter, ContactInput, ContactKind, ContactLifecycle, UpdateContactInput,
 };
 use crate::auth::AuthContext;
@@ -17,7 +17,7 @@ use crate::domain::{Email, Name, Role};
 use crate::error::{AppError, AppResult};
 use crate::modules::pipeline::service::find_source;
 use crate::pagination::{
-    PageInfo, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
+    Page, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
 };
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
@@ -107,22 +107,56 @@ pub async fn create(
         ),
         None => None,
     };
+    insert_in(
+        &state.db,
+        scope,
+        NewContact {
+            kind: input.kind,
+            name,
+            email,
+            phone,
+            company: company_id,
+            source: source_id,
+        },
+    )
+    .await
+}
+
+/// A contact whose fields are already checked: the name parsed, the email
+/// and phone valid, the company and source found in the tenant.
+pub struct NewContact {
+    pub kind: ContactKind,
+    pub name: String,
+    pub email: Option<Email>,
+    pub phone: Option<String>,
+    pub company: Option<Uuid>,
+    pub source: Option<Uuid>,
+}
+
+/// Inserts a new PROSPECT in the caller's transaction. The one place a
+/// contact row is created, so that every contact starts the same way
+/// whether a user or a web form brought it in.
+pub async fn insert_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    new: NewContact,
+) -> AppResult<contact::Model> {
     let ts = now();
     Ok(scope
         .stamp(contact::ActiveModel {
             id: Set(Uuid::new_v4()),
-            kind: Set(input.kind.as_str().into()),
+            kind: Set(new.kind.as_str().into()),
             lifecycle: Set(ContactLifecycle::Prospect.as_str().into()),
-            name: Set(name),
-            email: Set(email.map(|e| e.as_str().to_string())),
-            phone: Set(phone),
-            company_id: Set(company_id),
-            source_id: Set(source_id),
+            name: Set(new.name),
+            email: Set(new.email.map(|e| e.as_str().to_string())),
+            phone: Set(new.phone),
+            company_id: Set(new.company),
+            source_id: Set(new.source),
             created_at: Set(ts),
             updated_at: Set(ts),
             ..Default::default()
         })
-        .insert(&state.db)
+        .insert(conn)
         .await?)
 }
 
@@ -239,11 +273,8 @@ fn lower(col: contact::Column) -> Expr {
     Func::lower(Expr::col((contact::Entity, col))).into()
 }
 
-pub struct ContactPage {
-    pub rows: Vec<(String, contact::Model)>,
-    pub page_info: PageInfo,
-    pub total: i64,
-}
+/// A page of contacts with the list's total.
+pub type ContactPage = Page<contact::Model, i64>;
 
 /// Contacts by name (case-insensitive), then id, keyset-paginated.
 pub async fn list(
@@ -309,9 +340,5 @@ pub async fn list(
             )
         })
         .collect();
-    Ok(ContactPage {
-        page_info: PageInfo::for_page(&rows, more),
-        rows,
-        total,
-    })
+    Ok(Page::new(rows, more, total))
 }

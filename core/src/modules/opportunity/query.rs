@@ -2,7 +2,6 @@
 //! computed by the database. Amount arithmetic follows `crate::money`.
 use std::collections::HashMap;
 
-use async_graphql::dataloader::Loader;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     contact, exchange_rate, opportunity, opportunity_contact, opportunity_team, stage, user,
@@ -15,12 +14,12 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::types::{LATE, LOST, OPEN, OpportunitySortField, SortDirection, WON};
+use super::model::{LATE, LOST, OPEN, OpportunitySortField, SortDirection, WON};
 use crate::auth::TenantSettings;
-use crate::error::{AppError, AppResult, GqlError};
-use crate::loaders::AppLoader;
+use crate::error::{AppError, AppResult};
 use crate::money::{convert_sql, rate_sql};
-use crate::pagination::{PageInfo, decode_cursor, encode_cursor, saturating_i64, split_page};
+use crate::pagination::{Page, decode_cursor, encode_cursor, saturating_i64, split_page};
+use crate::reader::Reader;
 use crate::tenancy::TenantScope;
 
 /// The effective probability of a row (needs `stages` joined).
@@ -283,10 +282,8 @@ fn row_sort_value(
     })
 }
 
-pub struct Page {
-    pub rows: Vec<(String, opportunity::Model)>,
-    pub page_info: PageInfo,
-}
+/// A page of opportunities (its totals are loaded on their own).
+pub type OpportunityPage = Page<opportunity::Model>;
 
 /// One page, ordered by the sort value then id (so ties are stable), after
 /// the cursor if any.
@@ -296,7 +293,7 @@ pub async fn page(
     settings: &TenantSettings,
     first: u64,
     after: Option<&str>,
-) -> AppResult<Page> {
+) -> AppResult<OpportunityPage> {
     let sort = q.sort_sql(settings);
     let order = match q.direction {
         SortDirection::Asc => Order::Asc,
@@ -342,10 +339,7 @@ pub async fn page(
         };
         rows.push((encode_cursor(&cursor), m));
     }
-    Ok(Page {
-        page_info: PageInfo::for_page(&rows, more),
-        rows,
-    })
+    Ok(Page::new(rows, more, ()))
 }
 
 /// Count, potential and weighted potential, in tenant-currency cents.
@@ -414,7 +408,7 @@ pub async fn totals(
 }
 
 async fn grouped_totals(
-    loader: &AppLoader,
+    loader: &Reader,
     group: opportunity::Column,
     keys: &[Uuid],
     condition: Option<Condition>,
@@ -452,14 +446,12 @@ async fn grouped_totals(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StageTotalsKey(pub Uuid, pub u8);
 
-impl Loader<StageTotalsKey> for AppLoader {
-    type Value = Totals;
-    type Error = GqlError;
-
-    async fn load(
+impl Reader {
+    /// The batch behind the GraphQL layer's `StageTotalsKey` loader.
+    pub async fn load_stage_totals(
         &self,
         keys: &[StageTotalsKey],
-    ) -> Result<HashMap<StageTotalsKey, Totals>, GqlError> {
+    ) -> AppResult<HashMap<StageTotalsKey, Totals>> {
         let today = self.settings.today();
         let mut out = HashMap::new();
         let mut masks: Vec<u8> = keys.iter().map(|k| k.1).collect();
@@ -489,14 +481,12 @@ impl Loader<StageTotalsKey> for AppLoader {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PipelineTotalsKey(pub Uuid);
 
-impl Loader<PipelineTotalsKey> for AppLoader {
-    type Value = Totals;
-    type Error = GqlError;
-
-    async fn load(
+impl Reader {
+    /// The batch behind the GraphQL layer's `PipelineTotalsKey` loader.
+    pub async fn load_pipeline_totals(
         &self,
         keys: &[PipelineTotalsKey],
-    ) -> Result<HashMap<PipelineTotalsKey, Totals>, GqlError> {
+    ) -> AppResult<HashMap<PipelineTotalsKey, Totals>> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let open = Condition::all().add(opportunity::Column::Status.eq("OPEN"));
         let found = grouped_totals(self, opportunity::Column::PipelineId, &ids, Some(open)).await?;
@@ -521,17 +511,15 @@ pub struct StageColumnKey {
     pub first: u64,
 }
 
-impl Loader<StageColumnKey> for AppLoader {
-    type Value = Vec<(serde_json::Value, opportunity::Model)>;
-    type Error = GqlError;
-
-    async fn load(
+impl Reader {
+    /// The batch behind the GraphQL layer's `StageColumnKey` loader.
+    pub async fn load_stage_column(
         &self,
         keys: &[StageColumnKey],
-    ) -> Result<HashMap<StageColumnKey, Self::Value>, GqlError> {
+    ) -> AppResult<HashMap<StageColumnKey, Vec<(serde_json::Value, opportunity::Model)>>> {
         let today = self.settings.today();
         let db = &self.state.db;
-        let mut out: HashMap<StageColumnKey, Self::Value> =
+        let mut out: HashMap<StageColumnKey, Vec<(serde_json::Value, opportunity::Model)>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         let mut groups: Vec<(u8, u64)> = keys.iter().map(|k| (k.mask, k.first)).collect();
         groups.sort_unstable();
@@ -594,11 +582,12 @@ pub fn column_cursor(v: serde_json::Value, id: Uuid) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TeamKey(pub Uuid);
 
-impl Loader<TeamKey> for AppLoader {
-    type Value = Vec<user::Model>;
-    type Error = GqlError;
-
-    async fn load(&self, keys: &[TeamKey]) -> Result<HashMap<TeamKey, Self::Value>, GqlError> {
+impl Reader {
+    /// The batch behind the GraphQL layer's `TeamKey` loader.
+    pub async fn load_team(
+        &self,
+        keys: &[TeamKey],
+    ) -> AppResult<HashMap<TeamKey, Vec<user::Model>>> {
         let rows = self
             .scope
             .find::<opportunity_team::Entity>()
@@ -608,7 +597,7 @@ impl Loader<TeamKey> for AppLoader {
             .all(&self.state.db)
             .await
             .map_err(AppError::from)?;
-        let mut out: HashMap<TeamKey, Self::Value> =
+        let mut out: HashMap<TeamKey, Vec<user::Model>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for (link, u) in rows {
             if let Some(u) = u {
@@ -623,14 +612,12 @@ impl Loader<TeamKey> for AppLoader {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct OpportunityContactsKey(pub Uuid);
 
-impl Loader<OpportunityContactsKey> for AppLoader {
-    type Value = Vec<opportunity_contact::Model>;
-    type Error = GqlError;
-
-    async fn load(
+impl Reader {
+    /// The batch behind the GraphQL layer's `OpportunityContactsKey` loader.
+    pub async fn load_opportunity_contacts(
         &self,
         keys: &[OpportunityContactsKey],
-    ) -> Result<HashMap<OpportunityContactsKey, Self::Value>, GqlError> {
+    ) -> AppResult<HashMap<OpportunityContactsKey, Vec<opportunity_contact::Model>>> {
         let rows = self
             .scope
             .find::<opportunity_contact::Entity>()
@@ -640,7 +627,7 @@ impl Loader<OpportunityContactsKey> for AppLoader {
             .all(&self.state.db)
             .await
             .map_err(AppError::from)?;
-        let mut out: HashMap<OpportunityContactsKey, Self::Value> =
+        let mut out: HashMap<OpportunityContactsKey, Vec<opportunity_contact::Model>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for l in rows {
             out.entry(OpportunityContactsKey(l.opportunity_id))
@@ -655,14 +642,12 @@ impl Loader<OpportunityContactsKey> for AppLoader {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PrimaryContactKey(pub Uuid);
 
-impl Loader<PrimaryContactKey> for AppLoader {
-    type Value = contact::Model;
-    type Error = GqlError;
-
-    async fn load(
+impl Reader {
+    /// The batch behind the GraphQL layer's `PrimaryContactKey` loader.
+    pub async fn load_primary_contact(
         &self,
         keys: &[PrimaryContactKey],
-    ) -> Result<HashMap<PrimaryContactKey, contact::Model>, GqlError> {
+    ) -> AppResult<HashMap<PrimaryContactKey, contact::Model>> {
         let rows = self
             .scope
             .find::<opportunity_contact::Entity>()

@@ -35,6 +35,8 @@ pub struct Claims {
     /// The session (refresh-token family) the token was issued to: the
     /// token dies with its session (logout, password change, reuse).
     pub sid: Uuid,
+    /// For clients (to shape their UI); the server never trusts it and
+    /// reads the role from the user row on every request.
     pub role: String,
     pub iss: String,
     pub aud: String,

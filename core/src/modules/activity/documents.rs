@@ -1,7 +1,6 @@
 //! Documents: quotes, proposals and contracts of an opportunity.
 use std::collections::HashMap;
 
-use async_graphql::dataloader::Loader;
 use entity::document;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -9,13 +8,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::types::{DocumentInput, DocumentStatus, UpdateDocumentInput};
+use super::model::{DocumentInput, DocumentStatus, UpdateDocumentInput};
 use crate::auth::{AuthContext, TenantSettings};
 use crate::domain::parse_id;
-use crate::error::{AppError, AppResult, GqlError};
-use crate::loaders::AppLoader;
+use crate::error::{AppError, AppResult};
 use crate::modules::opportunity::service as opportunities;
 use crate::money::parse_amount;
+use crate::reader::Reader;
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
@@ -227,14 +226,12 @@ pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DocumentsKey(pub Uuid);
 
-impl Loader<DocumentsKey> for AppLoader {
-    type Value = Vec<document::Model>;
-    type Error = GqlError;
-
-    async fn load(
+impl Reader {
+    /// The batch behind the GraphQL layer's `DocumentsKey` loader.
+    pub async fn load_documents(
         &self,
         keys: &[DocumentsKey],
-    ) -> Result<HashMap<DocumentsKey, Self::Value>, GqlError> {
+    ) -> AppResult<HashMap<DocumentsKey, Vec<document::Model>>> {
         let rows = self
             .scope
             .find::<document::Entity>()
@@ -244,7 +241,7 @@ impl Loader<DocumentsKey> for AppLoader {
             .all(&self.state.db)
             .await
             .map_err(AppError::from)?;
-        let mut out: HashMap<DocumentsKey, Self::Value> =
+        let mut out: HashMap<DocumentsKey, Vec<document::Model>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for d in rows {
             out.entry(DocumentsKey(d.opportunity_id))

@@ -31,8 +31,6 @@ pub struct AppState {
     pub clock: crate::clock::Clock,
     /// See `Settings::tenant_filter`.
     pub tenant_filter: bool,
-    /// Where GraphQL requests run (see `graphql::Executor`).
-    pub executor: crate::graphql::Executor,
     /// See `Settings::request_timeout`.
     pub request_timeout: Duration,
 }

@@ -14,13 +14,15 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::types::IntakeKeyInput;
+use super::model::IntakeKeyInput;
 use crate::auth::{AuthContext, random_token, sha256_hex};
 use crate::domain::parse_id;
 use crate::domain::{CurrencyCode, Email, Name, TenantId};
 use crate::error::{AppError, AppResult};
-use crate::modules::contact::service::phone;
-use crate::modules::contact::types::{ContactKind, ContactLifecycle};
+use crate::modules::activity::model::ActivityKind;
+use crate::modules::activity::service::{self as activities, NewActivity, Times};
+use crate::modules::contact::model::ContactKind;
+use crate::modules::contact::service::{self as contacts, NewContact, phone};
 use crate::modules::opportunity::service::{self as opportunities, ContactLink, NewOpportunity};
 use crate::modules::pipeline::service::{find_source, find_stage};
 use crate::money::parse_amount;
@@ -197,7 +199,7 @@ pub async fn submit(state: &AppState, post: Post<'_>) -> AppResult<Answer> {
     )
     .await
     .map_err(|e| AppError::from_unique(e, in_progress))?;
-    let (created, note) = create_opportunity(&txn, scope, &key, submission, ts).await?;
+    let (created, note) = create_opportunity(&txn, scope, &key, submission).await?;
     let answer = Answer {
         status: 201,
         body: json!({ "id": created.id.to_string(), "reference": created.reference }).to_string(),
@@ -448,7 +450,6 @@ async fn create_opportunity<C: ConnectionTrait>(
     scope: TenantScope,
     key: &intake_key::Model,
     s: Submission,
-    ts: DateTime<Utc>,
 ) -> AppResult<(opportunity::Model, Option<activity::Model>)> {
     let stage = match find_stage(conn, scope, key.stage_id).await {
         Err(AppError::NotFound(_)) => {
@@ -464,7 +465,7 @@ async fn create_opportunity<C: ConnectionTrait>(
         .ok_or(AppError::NotFound("tenant"))?;
     let currency = CurrencyCode::parse("currency", &tenant.currency)
         .map_err(|_| AppError::Internal("the tenant's stored currency is invalid".into()))?;
-    let person = person(conn, scope, key, &s, ts).await?;
+    let person = person(conn, scope, key, &s).await?;
     let title = s.title.unwrap_or_else(|| default_title(&s.name));
     let created = opportunities::create_in(
         conn,
@@ -490,37 +491,24 @@ async fn create_opportunity<C: ConnectionTrait>(
     .await?;
     let mut note = None;
     if let Some(message) = s.message {
-        let inserted = scope
-            .stamp(activity::ActiveModel {
-                id: Set(Uuid::new_v4()),
-                kind: Set("NOTE".into()),
-                subject: Set("Web form message".into()),
-                note: Set(Some(message)),
-                opportunity_id: Set(Some(created.id)),
-                contact_id: Set(Some(person.id)),
-                assignee_id: Set(key.created_by),
-                created_by: Set(key.created_by),
-                due_at: Set(None),
-                starts_at: Set(None),
-                ends_at: Set(None),
-                at: Set(ts),
-                at_ms: Set(ts.timestamp_millis()),
-                done: Set(true),
-                completed_at: Set(Some(ts)),
-                created_at: Set(ts),
-                updated_at: Set(ts),
-                ..Default::default()
-            })
-            .insert(conn)
-            .await?;
-        note = Some(inserted);
         // like any activity, the note is a sign of life (see isRotting)
-        scope
-            .update_many::<opportunity::Entity>()
-            .col_expr(opportunity::Column::LastActivityAt, Expr::value(Some(ts)))
-            .filter(opportunity::Column::Id.eq(created.id))
-            .exec(conn)
-            .await?;
+        let (inserted, _) = activities::insert_in(
+            conn,
+            scope,
+            NewActivity {
+                kind: ActivityKind::Note,
+                subject: "Web form message".into(),
+                note: Some(message),
+                opportunity: Some(created.id),
+                contact: Some(person.id),
+                assignee: key.created_by,
+                created_by: key.created_by,
+                times: Times::default(),
+                done: true,
+            },
+        )
+        .await?;
+        note = Some(inserted);
     }
     Ok((created, note))
 }
@@ -532,7 +520,6 @@ async fn person<C: ConnectionTrait>(
     scope: TenantScope,
     key: &intake_key::Model,
     s: &Submission,
-    ts: DateTime<Utc>,
 ) -> AppResult<contact::Model> {
     if let Some(email) = &s.email {
         // emails are stored lower-cased, so equality is case-insensitive
@@ -549,14 +536,22 @@ async fn person<C: ConnectionTrait>(
         }
     }
     let company = match &s.company {
-        Some(name) => Some(company(conn, scope, key, name, ts).await?),
+        Some(name) => Some(company(conn, scope, key, name).await?),
         None => None,
     };
-    let mut new = new_contact(scope, ContactKind::Person, s.name.clone(), key, ts);
-    new.email = Set(s.email.as_ref().map(|e| e.as_str().to_string()));
-    new.phone = Set(s.phone.clone());
-    new.company_id = Set(company);
-    Ok(new.insert(conn).await?)
+    contacts::insert_in(
+        conn,
+        scope,
+        NewContact {
+            kind: ContactKind::Person,
+            name: s.name.clone(),
+            email: s.email.clone(),
+            phone: s.phone.clone(),
+            company,
+            source: key.source_id,
+        },
+    )
+    .await
 }
 
 /// The COMPANY of that name (case-insensitive), or a new one.
@@ -565,7 +560,6 @@ async fn company<C: ConnectionTrait>(
     scope: TenantScope,
     key: &intake_key::Model,
     name: &str,
-    ts: DateTime<Utc>,
 ) -> AppResult<Uuid> {
     let lower_name: Expr = Func::lower(Expr::col((contact::Entity, contact::Column::Name))).into();
     let found = scope
@@ -579,31 +573,18 @@ async fn company<C: ConnectionTrait>(
     if let Some(found) = found {
         return Ok(found.id);
     }
-    let created = new_contact(scope, ContactKind::Company, name.to_string(), key, ts)
-        .insert(conn)
-        .await?;
+    let created = contacts::insert_in(
+        conn,
+        scope,
+        NewContact {
+            kind: ContactKind::Company,
+            name: name.to_string(),
+            email: None,
+            phone: None,
+            company: None,
+            source: key.source_id,
+        },
+    )
+    .await?;
     Ok(created.id)
-}
-
-/// A PROSPECT with the key's source and nothing else yet.
-fn new_contact(
-    scope: TenantScope,
-    kind: ContactKind,
-    name: String,
-    key: &intake_key::Model,
-    ts: DateTime<Utc>,
-) -> contact::ActiveModel {
-    scope.stamp(contact::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        kind: Set(kind.as_str().into()),
-        lifecycle: Set(ContactLifecycle::Prospect.as_str().into()),
-        name: Set(name),
-        email: Set(None),
-        phone: Set(None),
-        company_id: Set(None),
-        source_id: Set(key.source_id),
-        created_at: Set(ts),
-        updated_at: Set(ts),
-        ..Default::default()
-    })
 }

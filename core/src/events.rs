@@ -31,7 +31,7 @@ pub const CHANNEL: &str = "crm_events";
 pub const LISTENER_APPLICATION_NAME: &str = "crm-events-listener";
 
 /// What happened to an opportunity.
-#[derive(async_graphql::Enum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpportunityEventKind {
     Created,
     Updated,
@@ -47,7 +47,7 @@ pub enum OpportunityEventKind {
 }
 
 /// What happened to an activity.
-#[derive(async_graphql::Enum, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActivityEventKind {
     Created,
     Updated,

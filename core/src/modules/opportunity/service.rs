@@ -16,22 +16,21 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::query::{ListQuery, contact_condition, search_condition, status_condition};
-use super::types::{
-    CreateOpportunityInput, OpportunityChangeConnection, OpportunityContactInput,
-    OpportunityFilter, OpportunityOrder, OpportunitySortField, SortDirection,
-    UpdateOpportunityInput, status_mask,
+use super::model::{
+    CreateOpportunityInput, OpportunityContactInput, OpportunityFilter, OpportunityOrder,
+    OpportunitySortField, SortDirection, UpdateOpportunityInput, status_mask,
 };
+use super::query::{ListQuery, contact_condition, search_condition, status_condition};
 use crate::auth::{AuthContext, TenantSettings};
 use crate::domain::parse_id;
 use crate::domain::{CurrencyCode, Role};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, OpportunityEventKind as Kind};
+use crate::modules::contact::model::ContactLifecycle;
 use crate::modules::contact::service as contacts;
-use crate::modules::contact::types::ContactLifecycle;
 use crate::modules::pipeline::service::{find_pipeline, find_source, find_stage, has_rate};
 use crate::money::parse_amount;
-use crate::pagination::{PageInfo, decode_cursor, encode_cursor, page_size, split_page};
+use crate::pagination::{Page, decode_cursor, encode_cursor, page_size, split_page};
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
@@ -70,11 +69,29 @@ pub async fn ensure_can_change<C: ConnectionTrait>(
     }
 }
 
+/// Records a sign of life (an activity) on an opportunity, in the
+/// caller's transaction, and answers it changed (see isRotting). Not a
+/// change of the opportunity's own fields: no version bump, no history.
+pub async fn touch_activity_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    id: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Option<opportunity::Model>> {
+    let changed = scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(opportunity::Column::LastActivityAt, Expr::value(Some(at)))
+        .filter(opportunity::Column::Id.eq(id))
+        .exec_with_returning(conn)
+        .await?;
+    Ok(changed.into_iter().next())
+}
+
 /// An active user of the tenant (NOT_FOUND otherwise, like any foreign ID).
 async fn active_user<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
-    id: &async_graphql::ID,
+    id: &str,
     field: &'static str,
 ) -> AppResult<user::Model> {
     let u = scope
@@ -135,7 +152,7 @@ async fn currency<C: ConnectionTrait>(
 async fn team_ids<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
-    ids: &[async_graphql::ID],
+    ids: &[String],
 ) -> AppResult<Vec<Uuid>> {
     let mut out = Vec::new();
     for id in ids {
@@ -443,7 +460,7 @@ pub async fn create(
             potential_cents: potential,
             currency,
             probability_override: override_p,
-            due_date: input.due_date.map(|d| d.0),
+            due_date: input.due_date,
             owner,
             source,
             team,
@@ -493,20 +510,7 @@ pub async fn create_in<C: ConnectionTrait>(
     actor: Option<Uuid>,
     new: NewOpportunity,
 ) -> AppResult<opportunity::Model> {
-    // the tenant row lock serialises concurrent creations: numbers never repeat
-    tenant::Entity::update_many()
-        .col_expr(
-            tenant::Column::OpportunitySeq,
-            Expr::col(tenant::Column::OpportunitySeq).add(1),
-        )
-        .filter(tenant::Column::Id.eq(scope.0.0))
-        .exec(conn)
-        .await?;
-    let number = tenant::Entity::find_by_id(scope.0.0)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("tenant"))?
-        .opportunity_seq;
+    let number = crate::modules::account::service::next_opportunity_number_in(conn, scope).await?;
     let ts = now();
     let id = Uuid::new_v4();
     let created = scope
@@ -746,7 +750,7 @@ pub async fn update(
                 .transpose()?
         };
     let due = match input.due_date.value() {
-        Some(d) => Some(Some(d.0)),
+        Some(d) => Some(Some(*d)),
         None if input.due_date.is_null() => Some(None),
         None => None,
     };
@@ -1225,7 +1229,7 @@ pub async fn history(
     id: Uuid,
     first: Option<i32>,
     after: Option<String>,
-) -> AppResult<OpportunityChangeConnection> {
+) -> AppResult<Page<opportunity_change::Model, i64>> {
     let first = page_size(first)?;
     let scope = TenantScope(auth.tenant);
     let base = scope
@@ -1264,11 +1268,7 @@ pub async fn history(
             )
         })
         .collect();
-    Ok(OpportunityChangeConnection {
-        page_info: PageInfo::for_page(&rows, more),
-        rows,
-        total_count: total,
-    })
+    Ok(Page::new(rows, more, total))
 }
 
 /// Turns a client filter into SQL, checking that every ID it names exists
@@ -1314,10 +1314,10 @@ pub async fn list_query(
         cond = cond.add(contact_condition(c.id));
     }
     if let Some(d) = filter.due_after {
-        cond = cond.add(opportunity::Column::DueDate.gte(d.0));
+        cond = cond.add(opportunity::Column::DueDate.gte(d));
     }
     if let Some(d) = filter.due_before {
-        cond = cond.add(opportunity::Column::DueDate.lte(d.0));
+        cond = cond.add(opportunity::Column::DueDate.lte(d));
     }
     if let Some(s) = crate::domain::search_text("search", filter.search.as_deref())? {
         cond = cond.add(search_condition(s));

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::types::ForecastGroupBy;
+use super::model::ForecastGroupBy;
 use crate::auth::{AuthContext, TenantSettings};
 use crate::error::{AppError, AppResult};
 use crate::modules::pipeline::service::{find_pipeline, find_source};

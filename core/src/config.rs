@@ -25,17 +25,14 @@ pub enum Environment {
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub environment: Environment,
     pub bind_address: SocketAddr,
     pub database_url: String,
     pub database_max_connections: u32,
-    pub data_dir: PathBuf,
     pub jwt: JwtSettings,
     pub refresh_token_ttl: Duration,
     pub cors_allowed_origins: Vec<String>,
     pub graphiql: bool,
     pub workers: usize,
-    pub log_json: bool,
     /// Base URL of this server as clients see it (feed links use it).
     pub public_url: String,
     /// How many events a subscriber may fall behind before it is dropped.
@@ -126,12 +123,10 @@ impl Settings {
             .unwrap_or_default();
         let bind_address = parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
         Ok(Self {
-            environment,
             bind_address,
             public_url: var("PUBLIC_URL").unwrap_or_else(|| format!("http://{bind_address}")),
             database_url,
             database_max_connections: parse("DATABASE_MAX_CONNECTIONS", 10)?,
-            data_dir,
             jwt: JwtSettings {
                 secret,
                 issuer: var("JWT_ISSUER").unwrap_or_else(|| "crm-server".into()),
@@ -142,7 +137,6 @@ impl Settings {
             cors_allowed_origins,
             graphiql: parse("GRAPHIQL", true)?,
             workers: parse("WORKERS", 2)?,
-            log_json: matches!(var("LOG_FORMAT").as_deref(), Some("json")),
             event_buffer: parse("EVENT_BUFFER", 4096)?,
             ws_send_queue: parse("WS_SEND_QUEUE", 256)?,
             event_sweep_interval: Duration::from_millis(parse("EVENT_SWEEP_INTERVAL_MS", 30_000)?),

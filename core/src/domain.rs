@@ -3,7 +3,6 @@
 //! known to be valid.
 use std::fmt;
 
-use async_graphql::Enum;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
@@ -16,8 +15,8 @@ macro_rules! typed_id {
         impl $name {
             /// Parses a client-supplied ID. A malformed ID names nothing that
             /// exists, so it answers NOT_FOUND like any unknown one.
-            pub fn parse(id: &async_graphql::ID) -> AppResult<Self> {
-                Uuid::parse_str(id.as_str()).map(Self).map_err(|_| AppError::NotFound($what))
+            pub fn parse(id: &str) -> AppResult<Self> {
+                Uuid::parse_str(id).map(Self).map_err(|_| AppError::NotFound($what))
             }
             pub fn new() -> Self {
                 Self(Uuid::new_v4())
@@ -46,12 +45,12 @@ typed_id! {
 /// Parses a client ID of any kind; a malformed ID names nothing that
 /// exists, so it answers NOT_FOUND like any unknown one (`what` names the
 /// kind in the message).
-pub fn parse_id(id: &async_graphql::ID, what: &'static str) -> AppResult<Uuid> {
-    Uuid::parse_str(id.as_str()).map_err(|_| AppError::NotFound(what))
+pub fn parse_id(id: &str, what: &'static str) -> AppResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| AppError::NotFound(what))
 }
 
 /// What a user may do in their tenant.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// Sets up the tenant: users, pipelines, sources, exchange rates.
     Admin,
@@ -369,5 +368,31 @@ mod tests {
         assert!(Password::parse("p", "short").is_err());
         assert!(Password::parse("p", &"x".repeat(129)).is_err());
         assert!(Password::parse("p", &"x".repeat(128)).is_ok());
+    }
+}
+
+/// A field of a partial update: left out (keep the stored value), `null`
+/// (clear it) or a new value. The GraphQL layer maps its `MaybeUndefined`
+/// onto this.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Undefined,
+    Null,
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Self::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, Self::Null)
+    }
+    pub fn is_undefined(&self) -> bool {
+        matches!(self, Self::Undefined)
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::types::{CreatePipelineInput, StageInput, UpdatePipelineInput, UpdateStageInput};
+use super::model::{CreatePipelineInput, StageInput, UpdatePipelineInput, UpdateStageInput};
 use crate::auth::{AuthContext, TenantSettings};
 use crate::domain::{CurrencyCode, Name};
 use crate::error::{AppError, AppResult};

@@ -10,9 +10,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::types::{
-    AuthPayload, CreateUserInput, LoginInput, SignUpInput, TenantGql, UpdateTenantInput,
-    UpdateUserInput, UserGql,
+use super::model::{
+    CreateUserInput, LoginInput, Session, SignUpInput, UpdateTenantInput, UpdateUserInput,
 };
 use crate::auth::{AuthContext, random_token, sha256_hex, throttle};
 use crate::domain::{CurrencyCode, Email, Name, Password, Role, Slug, TenantId, Timezone, UserId};
@@ -30,13 +29,13 @@ fn invalid_refresh() -> AppError {
 
 /// Inserts a refresh token (in `family`, or a new family) and issues an
 /// access token for it.
-async fn issue_session<C: ConnectionTrait>(
+pub async fn issue_session<C: ConnectionTrait>(
     conn: &C,
     state: &AppState,
     tenant: tenant::Model,
     user: user::Model,
     family: Option<Uuid>,
-) -> AppResult<AuthPayload> {
+) -> AppResult<Session> {
     let role = Role::from_db(&user.role)?;
     let family = family.unwrap_or_else(Uuid::new_v4);
     let (access_token, expires_at) =
@@ -61,16 +60,30 @@ async fn issue_session<C: ConnectionTrait>(
         })
         .insert(conn)
         .await?;
-    Ok(AuthPayload {
+    Ok(Session {
         access_token,
         refresh_token,
         expires_at,
-        user: UserGql::from_model(user)?,
-        tenant: tenant.into(),
+        user,
+        tenant,
     })
 }
 
-pub async fn sign_up(state: &AppState, input: SignUpInput) -> AppResult<AuthPayload> {
+/// A sign-up whose fields are checked, whose password is hashed and whose
+/// slug is chosen: what `open_tenant_in` writes.
+pub struct SignUp {
+    tenant_name: Name,
+    slug: Slug,
+    currency: CurrencyCode,
+    timezone: Timezone,
+    name: Name,
+    email: Email,
+    password_hash: String,
+}
+
+/// Checks a sign-up and does its slow work (the password hash, the free
+/// slug) before any transaction opens.
+pub async fn prepare_sign_up(state: &AppState, input: SignUpInput) -> AppResult<SignUp> {
     let tenant_name = Name::parse("tenantName", &input.tenant_name)?;
     let explicit_slug = input
         .tenant_slug
@@ -83,52 +96,62 @@ pub async fn sign_up(state: &AppState, input: SignUpInput) -> AppResult<AuthPayl
     let email = Email::parse("email", &input.email)?;
     let pw = Password::parse("password", &input.password)?;
     let password_hash = state.passwords.hash(&pw).await?;
-
     let slug = match explicit_slug {
         Some(s) => s,
         None => free_slug(state, Slug::derive_from(tenant_name.as_ref())).await?,
     };
+    Ok(SignUp {
+        tenant_name,
+        slug,
+        currency,
+        timezone,
+        name,
+        email,
+        password_hash,
+    })
+}
 
-    let txn = crate::db::begin_write(&state.db).await?;
+/// Creates the tenant and its first ADMIN in the caller's transaction. A
+/// slug taken meanwhile is BAD_USER_INPUT on `tenantSlug`.
+pub async fn open_tenant_in<C: ConnectionTrait>(
+    conn: &C,
+    new: SignUp,
+) -> AppResult<(tenant::Model, user::Model)> {
     let ts = now();
     let tenant = tenant::ActiveModel {
         id: Set(Uuid::new_v4()),
-        name: Set(tenant_name.into_inner()),
-        slug: Set(slug.as_str().to_string()),
-        currency: Set(currency.as_str().to_string()),
-        timezone: Set(timezone.name().to_string()),
+        name: Set(new.tenant_name.into_inner()),
+        slug: Set(new.slug.as_str().to_string()),
+        currency: Set(new.currency.as_str().to_string()),
+        timezone: Set(new.timezone.name().to_string()),
         opportunity_seq: Set(0),
         created_at: Set(ts),
         updated_at: Set(ts),
     }
-    .insert(&txn)
+    .insert(conn)
     .await
     .map_err(|e| {
         AppError::from_unique(e, || {
             AppError::bad_input("tenantSlug", "this tenant slug is already taken")
         })
     })?;
-    let scope = TenantScope(TenantId(tenant.id));
-    let admin = scope
+    let admin = TenantScope(TenantId(tenant.id))
         .stamp(user::ActiveModel {
             id: Set(Uuid::new_v4()),
-            email: Set(email.as_str().to_string()),
-            name: Set(name.into_inner()),
+            email: Set(new.email.as_str().to_string()),
+            name: Set(new.name.into_inner()),
             role: Set(Role::Admin.as_str().to_string()),
             active: Set(true),
-            password_hash: Set(password_hash),
+            password_hash: Set(new.password_hash),
             calendar_token_hash: Set(None),
             calendar_version: Set(0),
             created_at: Set(ts),
             updated_at: Set(ts),
             ..Default::default()
         })
-        .insert(&txn)
+        .insert(conn)
         .await?;
-    crate::modules::pipeline::service::seed_defaults(&txn, scope).await?;
-    let payload = issue_session(&txn, state, tenant, admin, None).await?;
-    txn.commit().await?;
-    Ok(payload)
+    Ok((tenant, admin))
 }
 
 /// The derived slug, or the first free one of "slug-2", "slug-3", ... A race
@@ -161,7 +184,7 @@ pub async fn login(
     state: &AppState,
     input: LoginInput,
     address: Option<std::net::IpAddr>,
-) -> AppResult<AuthPayload> {
+) -> AppResult<Session> {
     let pw = Password::parse("password", &input.password)?;
     let slug = input.tenant_slug.trim().to_lowercase();
     let email = input.email.trim().to_lowercase();
@@ -206,7 +229,7 @@ pub async fn login(
 /// single-use: of two concurrent refreshes only one sees a row affected.
 /// A token presented again after use revokes its whole family, since one
 /// of the two presenters must be a thief.
-pub async fn refresh(state: &AppState, token: &str) -> AppResult<AuthPayload> {
+pub async fn refresh(state: &AppState, token: &str) -> AppResult<Session> {
     let hash = sha256_hex(token);
     let ts = now();
     let txn = crate::db::begin_write(&state.db).await?;
@@ -372,15 +395,14 @@ pub async fn active_user(
     Ok(found.and_then(|(u, t)| t.map(|t| (u, t))))
 }
 
-pub async fn user(state: &AppState, auth: AuthContext, id: UserId) -> AppResult<UserGql> {
-    UserGql::from_model(find_user(state, TenantScope(auth.tenant), id.0).await?)
+pub async fn user(state: &AppState, auth: AuthContext, id: UserId) -> AppResult<user::Model> {
+    find_user(state, TenantScope(auth.tenant), id.0).await
 }
 
-pub async fn tenant(state: &AppState, auth: AuthContext) -> AppResult<TenantGql> {
+pub async fn tenant(state: &AppState, auth: AuthContext) -> AppResult<tenant::Model> {
     tenant::Entity::find_by_id(auth.tenant.0)
         .one(&state.db)
         .await?
-        .map(Into::into)
         .ok_or(AppError::NotFound("tenant"))
 }
 
@@ -388,25 +410,22 @@ pub async fn users(
     state: &AppState,
     auth: AuthContext,
     include_inactive: bool,
-) -> AppResult<Vec<UserGql>> {
+) -> AppResult<Vec<user::Model>> {
     let mut q = TenantScope(auth.tenant).find::<user::Entity>();
     if !include_inactive {
         q = q.filter(user::Column::Active.eq(true));
     }
-    q.order_by_asc(user::Column::Name)
+    Ok(q.order_by_asc(user::Column::Name)
         .order_by_asc(user::Column::Id)
         .all(&state.db)
-        .await?
-        .into_iter()
-        .map(UserGql::from_model)
-        .collect()
+        .await?)
 }
 
 pub async fn create_user(
     state: &AppState,
     auth: AuthContext,
     input: CreateUserInput,
-) -> AppResult<UserGql> {
+) -> AppResult<user::Model> {
     let email = Email::parse("email", &input.email)?;
     let name = Name::parse("name", &input.name)?;
     let pw = Password::parse("password", &input.password)?;
@@ -433,7 +452,7 @@ pub async fn create_user(
                 AppError::bad_input("email", "a user with this email already exists")
             })
         })?;
-    UserGql::from_model(model)
+    Ok(model)
 }
 
 pub async fn update_user(
@@ -441,7 +460,7 @@ pub async fn update_user(
     auth: AuthContext,
     id: UserId,
     input: UpdateUserInput,
-) -> AppResult<UserGql> {
+) -> AppResult<user::Model> {
     let scope = TenantScope(auth.tenant);
     let name = input
         .name
@@ -505,14 +524,14 @@ pub async fn update_user(
         .await?
         .ok_or(AppError::NotFound("user"))?;
     txn.commit().await?;
-    UserGql::from_model(updated)
+    Ok(updated)
 }
 
 pub async fn update_tenant(
     state: &AppState,
     auth: AuthContext,
     input: UpdateTenantInput,
-) -> AppResult<TenantGql> {
+) -> AppResult<tenant::Model> {
     let name = input
         .name
         .as_deref()
@@ -542,4 +561,53 @@ pub async fn update_tenant(
     }
     update.exec(&state.db).await?;
     tenant(state, auth).await
+}
+
+/// Turns a user's calendar feed on with a new token (stored as its hash,
+/// with the version that invalidates older URLs) or, with `None`, off.
+pub async fn set_calendar_token<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    user: Uuid,
+    token: Option<(i32, String)>,
+) -> AppResult<()> {
+    let mut update = scope.update_many::<user::Entity>();
+    match token {
+        Some((version, hash)) => {
+            update = update
+                .col_expr(user::Column::CalendarVersion, Expr::value(version))
+                .col_expr(user::Column::CalendarTokenHash, Expr::value(Some(hash)));
+        }
+        None => {
+            update = update.col_expr(
+                user::Column::CalendarTokenHash,
+                Expr::value(Option::<String>::None),
+            );
+        }
+    }
+    update.filter(user::Column::Id.eq(user)).exec(conn).await?;
+    Ok(())
+}
+
+/// The tenant's next opportunity number ("OPP-42"), in the caller's
+/// transaction: the tenant row's lock serialises concurrent creations, so
+/// numbers never repeat.
+pub async fn next_opportunity_number_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+) -> AppResult<i64> {
+    use sea_orm::ExprTrait;
+    tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::OpportunitySeq,
+            Expr::col(tenant::Column::OpportunitySeq).add(1),
+        )
+        .filter(tenant::Column::Id.eq(scope.0.0))
+        .exec(conn)
+        .await?;
+    Ok(tenant::Entity::find_by_id(scope.0.0)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("tenant"))?
+        .opportunity_seq)
 }

@@ -1,0 +1,4 @@
+pub mod calendar;
+pub mod documents;
+pub mod model;
+pub mod service;
