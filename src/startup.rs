@@ -31,6 +31,8 @@ pub struct Application {
     statements: Arc<AtomicU64>,
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
     events: Arc<EventBus>,
+    db: sea_orm::DatabaseConnection,
+    clock: crate::clock::Clock,
 }
 
 impl Application {
@@ -105,6 +107,7 @@ impl Application {
             )?,
             allowed_origins: settings.cors_allowed_origins.clone(),
         });
+        let sweep_db = state.db.clone();
         let listener =
             TcpListener::bind(settings.bind_address).map_err(|source| StartupError::Bind {
                 addr: settings.bind_address,
@@ -137,6 +140,8 @@ impl Application {
             statements,
             shutdown: shutdown_tx,
             events: bus,
+            db: sweep_db,
+            clock: settings.clock,
         })
     }
 
@@ -166,6 +171,25 @@ impl Application {
         let tx = self.shutdown.clone();
         move || {
             let _ = tx.send(true);
+        }
+    }
+
+    /// Runs one due-date sweep now, as the sweeper does on its interval:
+    /// tests raise BECAME_LATE and BECAME_OVERDUE when they choose instead
+    /// of racing a timer. Answers how many transitions it raised.
+    pub fn sweeper(
+        &self,
+    ) -> impl Fn() -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = crate::error::AppResult<usize>> + Send>,
+    > + Send
+    + Sync
+    + 'static {
+        let (db, bus, clock) = (self.db.clone(), self.events.clone(), self.clock);
+        move || {
+            let (db, bus) = (db.clone(), bus.clone());
+            Box::pin(crate::clock::run_on(clock, async move {
+                crate::jobs::sweep(&db, &bus).await
+            }))
         }
     }
 

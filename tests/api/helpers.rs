@@ -73,6 +73,12 @@ pub struct TestApp {
     pub subscriptions: tokio::sync::watch::Receiver<u64>,
     /// Does what SIGTERM does to the sockets: closes them with 1001.
     pub close_sockets: std::sync::Arc<dyn Fn() + Send + Sync>,
+    /// Runs the server's due-date sweep now (see `sweep_now`).
+    sweep: std::sync::Arc<
+        dyn Fn() -> futures_util::future::BoxFuture<'static, crm_server::error::AppResult<usize>>
+            + Send
+            + Sync,
+    >,
     handle: actix_web::dev::ServerHandle,
     pg_drop: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -160,10 +166,12 @@ impl TestApp {
         let statements = app.statement_counter();
         let subscriptions = app.subscriptions();
         let close_sockets = std::sync::Arc::new(app.close_sockets());
+        let sweep = std::sync::Arc::new(app.sweeper());
         tokio::spawn(app.run_until_stopped());
         TestApp {
             subscriptions,
             close_sockets,
+            sweep,
             backend,
             address,
             client: reqwest::Client::new(),
@@ -173,6 +181,12 @@ impl TestApp {
             pg_drop,
             _dir: dir,
         }
+    }
+
+    /// Runs the server's due-date sweep now, as its timer would: answers
+    /// how many BECAME_LATE / BECAME_OVERDUE transitions it raised.
+    pub async fn sweep_now(&self) -> usize {
+        (self.sweep)().await.expect("the sweep runs")
     }
 
     /// A second instance of the server on this instance's database, as

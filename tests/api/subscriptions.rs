@@ -369,64 +369,64 @@ dual_test!(the_server_raises_late_and_overdue_once, |app| {
     .await;
     let task = task["createActivity"]["id"].as_str().unwrap().to_string();
 
-    // an instance with the sweep on starts later and raises them
-    let live = app
-        .sibling(|c| c.event_sweep_interval = Duration::from_millis(1500))
-        .await;
+    // the sweep then runs (here, when the test says so) and raises them
+    let live = &app;
     let mut ws = live.ws_ready(&s.token).await;
     ws.subscribe_live("o", OPP_EVENTS, json!({})).await;
     ws.subscribe_live("a", ACTIVITY_EVENTS, json!({})).await;
-    let mut got = Vec::new();
-    while let Some(m) = ws.next_within(Duration::from_secs(5)).await {
-        got.push(m);
-    }
-    let late_events: Vec<&Value> = got
-        .iter()
-        .filter(|m| m["payload"]["data"]["opportunityEvents"]["kind"] == "BECAME_LATE")
-        .collect();
-    let overdue: Vec<&Value> = got
-        .iter()
-        .filter(|m| m["payload"]["data"]["activityEvents"]["kind"] == "BECAME_OVERDUE")
-        .collect();
-    assert_eq!(late_events.len(), 1, "exactly one BECAME_LATE: {got:?}");
-    assert_eq!(overdue.len(), 1, "exactly one BECAME_OVERDUE: {got:?}");
-    let l = &late_events[0]["payload"]["data"]["opportunityEvents"];
-    assert_eq!(l["opportunityId"], late.as_str());
-    assert_eq!(l["opportunity"]["status"], "LATE");
-    assert!(l["actor"].is_null());
-    let o = &overdue[0]["payload"]["data"]["activityEvents"];
-    assert_eq!(o["activityId"], task.as_str());
-    assert_eq!(o["activity"]["isOverdue"], true);
+    assert_eq!(
+        app.sweep_now().await,
+        2,
+        "one BECAME_LATE, one BECAME_OVERDUE"
+    );
+    // and once only: a second sweep finds nothing left to raise
+    assert_eq!(app.sweep_now().await, 0);
+    let mut got = vec![ws.next().await, ws.next().await];
+    got.sort_by_key(|m| m["id"].as_str().map(str::to_string));
+    let o = &got[1]["payload"]["data"]["opportunityEvents"];
+    assert_eq!(o["kind"], "BECAME_LATE", "{got:?}");
+    assert_eq!(o["opportunityId"], late.as_str());
+    assert_eq!(o["opportunity"]["status"], "LATE");
     assert!(o["actor"].is_null());
+    let a = &got[0]["payload"]["data"]["activityEvents"];
+    assert_eq!(a["kind"], "BECAME_OVERDUE", "{got:?}");
+    assert_eq!(a["activityId"], task.as_str());
+    assert_eq!(a["activity"]["isOverdue"], true);
+    assert!(a["actor"].is_null());
 
     // moving the due date to another past day re-arms the transition
     ok(
-        &live,
+        live,
         &s,
         "mutation($id: ID!, $d: Date) { updateOpportunity(id: $id, input: { dueDate: $d }) { id } }",
         json!({ "id": late, "d": (chrono::Utc::now().date_naive() - chrono::Duration::days(5)).to_string() }),
     )
     .await;
-    let mut kinds = Vec::new();
-    while let Some(m) = ws.next_within(Duration::from_secs(4)).await {
-        kinds.push(m["payload"]["data"]["opportunityEvents"]["kind"].clone());
-    }
-    assert_eq!(kinds, vec![json!("UPDATED"), json!("BECAME_LATE")]);
+    assert_eq!(ws.event("o").await["opportunityEvents"]["kind"], "UPDATED");
+    assert_eq!(app.sweep_now().await, 1);
+    assert_eq!(
+        ws.event("o").await["opportunityEvents"]["kind"],
+        "BECAME_LATE"
+    );
 
     // won, then reopened while past due: it becomes LATE again
-    for m in [
-        "mutation($id: ID!) { markOpportunityWon(id: $id) { id } }",
-        "mutation($id: ID!) { reopenOpportunity(id: $id) { id } }",
+    for (m, kind) in [
+        (
+            "mutation($id: ID!) { markOpportunityWon(id: $id) { id } }",
+            "WON",
+        ),
+        (
+            "mutation($id: ID!) { reopenOpportunity(id: $id) { id } }",
+            "REOPENED",
+        ),
     ] {
-        ok(&live, &s, m, json!({ "id": late })).await;
+        ok(live, &s, m, json!({ "id": late })).await;
+        assert_eq!(ws.event("o").await["opportunityEvents"]["kind"], kind);
     }
-    let mut kinds = Vec::new();
-    while let Some(m) = ws.next_within(Duration::from_secs(4)).await {
-        kinds.push(m["payload"]["data"]["opportunityEvents"]["kind"].clone());
-    }
+    assert_eq!(app.sweep_now().await, 1);
     assert_eq!(
-        kinds,
-        vec![json!("WON"), json!("REOPENED"), json!("BECAME_LATE")]
+        ws.event("o").await["opportunityEvents"]["kind"],
+        "BECAME_LATE"
     );
 });
 

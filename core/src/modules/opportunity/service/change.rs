@@ -1,0 +1,312 @@
+//! `update` and the conditional, version-bumping UPDATE every change goes through.
+use super::*;
+
+/// An UPDATE of opportunities that bumps their version and `updatedAt`:
+/// every change to an opportunity is one of these, so clients holding a
+/// version always see it move.
+pub(super) fn bumped(
+    scope: TenantScope,
+    ts: DateTime<Utc>,
+) -> sea_orm::UpdateMany<opportunity::Entity> {
+    scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(
+            opportunity::Column::Version,
+            Expr::col(opportunity::Column::Version).add(1),
+        )
+        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
+}
+
+/// What a command changes, worked out against the row as read.
+#[derive(Default)]
+pub(super) struct Change {
+    pub(super) sets: Vec<(opportunity::Column, SimpleExpr)>,
+    pub(super) history: Vec<(&'static str, Option<String>, Option<String>)>,
+    pub(super) stage: Option<(Uuid, Uuid)>,
+    pub(super) team: Option<Vec<Uuid>>,
+    pub(super) won: bool,
+}
+
+impl Change {
+    pub(super) fn field<T>(
+        &mut self,
+        name: &'static str,
+        col: opportunity::Column,
+        from: Option<T>,
+        to: Option<T>,
+    ) where
+        T: PartialEq + ToString,
+        Option<T>: Into<sea_orm::Value>,
+    {
+        if from != to {
+            self.history.push((
+                name,
+                from.as_ref().map(ToString::to_string),
+                to.as_ref().map(ToString::to_string),
+            ));
+            self.sets.push((col, Expr::value(to)));
+        }
+    }
+    pub(super) fn is_empty(&self) -> bool {
+        self.sets.is_empty() && self.team.is_none() && self.stage.is_none()
+    }
+}
+
+/// Applies a change with optimistic locking. With `expected` the caller's
+/// version must still be current (else CONFLICT, nothing changed); without
+/// it a concurrent writer just makes us re-read and re-apply, so that the
+/// history always records what was really replaced.
+pub(super) async fn apply<F>(
+    state: &AppState,
+    auth: AuthContext,
+    id: Uuid,
+    expected: Option<i32>,
+    kind: Kind,
+    build: F,
+) -> AppResult<opportunity::Model>
+where
+    F: Fn(&opportunity::Model) -> AppResult<Change>,
+{
+    let scope = TenantScope(auth.tenant);
+    let txn = crate::db::begin_write(&state.db).await?;
+    // The row lock (PostgreSQL; SQLite's write transaction is already
+    // exclusive) makes concurrent writers take turns, each reading what
+    // the one before committed: without `expected` a change always lands,
+    // with the history of what it really replaced.
+    let current = scope
+        .find_id::<opportunity::Entity>(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("opportunity"))?;
+    ensure_can_change(&txn, auth, &current).await?;
+    if expected.is_some_and(|v| v != current.version) {
+        return Err(conflict(&current));
+    }
+    let change = build(&current)?;
+    if change.is_empty() {
+        return Ok(current);
+    }
+    let ts = now();
+    let mut update = bumped(scope, ts)
+        .filter(opportunity::Column::Id.eq(id))
+        .filter(opportunity::Column::Version.eq(current.version));
+    for (col, value) in change.sets {
+        update = update.col_expr(col, value);
+    }
+    if change.stage.is_some() {
+        update = update.col_expr(opportunity::Column::StageEnteredAt, Expr::value(ts));
+    }
+    if update.exec(&txn).await?.rows_affected == 0 {
+        return Err(conflict(&current));
+    }
+    let actor = Some(auth.user.0);
+    if !change.history.is_empty() {
+        let rows: Vec<_> = change
+            .history
+            .into_iter()
+            .map(|(f, from, to)| history_row(scope, id, actor, ts, f, from, to))
+            .collect();
+        opportunity_change::Entity::insert_many(rows)
+            .exec(&txn)
+            .await?;
+    }
+    if let Some((from, to)) = change.stage {
+        stage_row(scope, id, Some(from), to, actor, ts)
+            .insert(&txn)
+            .await?;
+    }
+    if let Some(team) = &change.team {
+        set_team(&txn, scope, id, team).await?;
+    }
+    if change.won {
+        make_clients(&txn, scope, id).await?;
+    }
+    let changed = find(&txn, scope, id).await?;
+    txn.commit().await?;
+    let event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed)
+        .moved(current.pipeline_id, changed.pipeline_id);
+    state.events.publish(event).await;
+    Ok(changed)
+}
+
+pub async fn update(
+    state: &AppState,
+    auth: AuthContext,
+    settings: &TenantSettings,
+    id: Uuid,
+    input: UpdateOpportunityInput,
+    expected: Option<i32>,
+) -> AppResult<opportunity::Model> {
+    let scope = TenantScope(auth.tenant);
+    let db = &state.db;
+    let title = input.title.as_deref().map(title).transpose()?;
+    let potential = input
+        .potential
+        .map(|p| parse_amount("potential", p))
+        .transpose()?;
+    let currency = match &input.currency {
+        Some(c) => Some(currency(db, scope, settings, Some(c)).await?),
+        None => None,
+    };
+    let owner = match &input.owner_id {
+        Some(o) => Some(active_user(db, scope, o, "ownerId").await?.id),
+        None => None,
+    };
+    let team = match &input.team_ids {
+        Some(ids) => Some(team_ids(db, scope, ids).await?),
+        None => None,
+    };
+    let source = match input.source_id.value() {
+        Some(s) => Some(Some(
+            find_source(db, scope, parse_id(s, "source")?).await?.id,
+        )),
+        None if input.source_id.is_null() => Some(None),
+        None => None,
+    };
+    let override_p =
+        if input.clear_probability_override == Some(true) || input.probability_override.is_null() {
+            Some(None)
+        } else {
+            input
+                .probability_override
+                .value()
+                .map(|p| probability("probabilityOverride", *p).map(Some))
+                .transpose()?
+        };
+    let due = match input.due_date.value() {
+        Some(d) => Some(Some(*d)),
+        None if input.due_date.is_null() => Some(None),
+        None => None,
+    };
+    apply(state, auth, id, expected, Kind::Updated, |cur| {
+        let mut c = Change::default();
+        if let Some(t) = &title {
+            c.field(
+                "title",
+                opportunity::Column::Title,
+                Some(cur.title.clone()),
+                Some(t.clone()),
+            );
+        }
+        if let Some(p) = potential.filter(|p| *p != cur.potential_cents) {
+            c.history.push((
+                "potential",
+                Some(format!("{:.2}", cents(cur.potential_cents))),
+                Some(format!("{:.2}", cents(p))),
+            ));
+            c.sets
+                .push((opportunity::Column::PotentialCents, Expr::value(p)));
+        }
+        if let Some(cc) = &currency {
+            c.field(
+                "currency",
+                opportunity::Column::Currency,
+                Some(cur.currency.clone()),
+                Some(cc.as_str().to_string()),
+            );
+        }
+        if let Some(d) = due {
+            c.field("dueDate", opportunity::Column::DueDate, cur.due_date, d);
+        }
+        if let Some(o) = owner {
+            c.field(
+                "owner",
+                opportunity::Column::OwnerId,
+                Some(cur.owner_id),
+                Some(o),
+            );
+        }
+        if let Some(s) = source {
+            c.field("source", opportunity::Column::SourceId, cur.source_id, s);
+        }
+        if let Some(p) = override_p {
+            c.field(
+                "probabilityOverride",
+                opportunity::Column::ProbabilityOverride,
+                cur.probability_override,
+                p,
+            );
+        }
+        if let Some(t) = &team {
+            c.history.push((
+                "team",
+                None,
+                Some(t.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",")),
+            ));
+            c.team = Some(t.clone());
+        }
+        Ok(c)
+    })
+    .await
+}
+
+/// Sets the potential from inside another command's transaction (a
+/// document used as potential): same version check, bump and history as
+/// `update`, but a concurrent change is a CONFLICT that rolls back the
+/// whole command. Answers whether anything changed.
+pub async fn set_potential_in<C: ConnectionTrait>(
+    conn: &C,
+    auth: AuthContext,
+    id: Uuid,
+    cents_value: i64,
+    currency: &CurrencyCode,
+) -> AppResult<bool> {
+    let scope = TenantScope(auth.tenant);
+    let cur = find(conn, scope, id).await?;
+    ensure_can_change(conn, auth, &cur).await?;
+    if cur.potential_cents == cents_value && cur.currency == currency.as_str() {
+        return Ok(false);
+    }
+    let ts = now();
+    let res = scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(
+            opportunity::Column::PotentialCents,
+            Expr::value(cents_value),
+        )
+        .col_expr(
+            opportunity::Column::Currency,
+            Expr::value(currency.as_str()),
+        )
+        .col_expr(
+            opportunity::Column::Version,
+            Expr::col(opportunity::Column::Version).add(1),
+        )
+        .col_expr(opportunity::Column::UpdatedAt, Expr::value(ts))
+        .filter(opportunity::Column::Id.eq(id))
+        .filter(opportunity::Column::Version.eq(cur.version))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(conflict(&cur));
+    }
+    let actor = Some(auth.user.0);
+    let mut rows = Vec::new();
+    if cur.potential_cents != cents_value {
+        rows.push(history_row(
+            scope,
+            id,
+            actor,
+            ts,
+            "potential",
+            Some(format!("{:.2}", cents(cur.potential_cents))),
+            Some(format!("{:.2}", cents(cents_value))),
+        ));
+    }
+    if cur.currency != currency.as_str() {
+        rows.push(history_row(
+            scope,
+            id,
+            actor,
+            ts,
+            "currency",
+            Some(cur.currency.clone()),
+            Some(currency.as_str().to_string()),
+        ));
+    }
+    opportunity_change::Entity::insert_many(rows)
+        .exec(conn)
+        .await?;
+    Ok(true)
+}

@@ -1,0 +1,316 @@
+//! Stage moves, won/lost/reopen, deletion, and the sweep that raises BECAME_LATE.
+use super::*;
+
+/// Records a sign of life (an activity) on an opportunity, in the
+/// caller's transaction, and answers it changed (see isRotting). Not a
+/// change of the opportunity's own fields: no version bump, no history.
+pub async fn touch_activity_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    id: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Option<opportunity::Model>> {
+    let changed = scope
+        .update_many::<opportunity::Entity>()
+        .col_expr(opportunity::Column::LastActivityAt, Expr::value(Some(at)))
+        .filter(opportunity::Column::Id.eq(id))
+        .exec_with_returning(conn)
+        .await?;
+    Ok(changed.into_iter().next())
+}
+
+/// Moves every opportunity of stage `from` into `to` inside the caller's
+/// transaction (a stage deletion), writing exactly the history a
+/// `moveOpportunity` writes for each: a stage change, a "stage" field
+/// change, a "pipeline" one when the pipeline changes, and a version bump.
+/// Answers the events to publish once the caller has committed. Refused
+/// when there are opportunities and no (other) stage to take them.
+pub async fn move_all_from_stage_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    actor: Option<Uuid>,
+    from: &entity::stage::Model,
+    to: Option<&entity::stage::Model>,
+) -> AppResult<Vec<Event>> {
+    let affected = scope
+        .find::<opportunity::Entity>()
+        .filter(opportunity::Column::StageId.eq(from.id))
+        .all(conn)
+        .await?;
+    if affected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(to) = to else {
+        return Err(AppError::bad_input(
+            "moveOpportunitiesTo",
+            format!(
+                "{} opportunities are in this stage: name a stage to move them to",
+                affected.len()
+            ),
+        ));
+    };
+    if to.id == from.id {
+        return Err(AppError::bad_input(
+            "moveOpportunitiesTo",
+            "cannot move opportunities into the stage being deleted",
+        ));
+    }
+    let ts = now();
+    bumped(scope, ts)
+        .col_expr(opportunity::Column::StageId, Expr::value(to.id))
+        .col_expr(opportunity::Column::PipelineId, Expr::value(to.pipeline_id))
+        .col_expr(opportunity::Column::StageEnteredAt, Expr::value(ts))
+        .filter(opportunity::Column::StageId.eq(from.id))
+        .exec(conn)
+        .await?;
+    let mut stage_rows = Vec::with_capacity(affected.len());
+    let mut field_rows = Vec::with_capacity(affected.len());
+    for o in &affected {
+        stage_rows.push(stage_row(scope, o.id, Some(from.id), to.id, actor, ts));
+        field_rows.push(history_row(
+            scope,
+            o.id,
+            actor,
+            ts,
+            "stage",
+            Some(from.id.to_string()),
+            Some(to.id.to_string()),
+        ));
+        if o.pipeline_id != to.pipeline_id {
+            field_rows.push(history_row(
+                scope,
+                o.id,
+                actor,
+                ts,
+                "pipeline",
+                Some(o.pipeline_id.to_string()),
+                Some(to.pipeline_id.to_string()),
+            ));
+        }
+    }
+    for chunk in stage_rows.chunks(500) {
+        stage_change::Entity::insert_many(chunk.to_vec())
+            .exec(conn)
+            .await?;
+    }
+    for chunk in field_rows.chunks(500) {
+        opportunity_change::Entity::insert_many(chunk.to_vec())
+            .exec(conn)
+            .await?;
+    }
+    Ok(affected
+        .iter()
+        .map(|o| {
+            Event::opportunity(scope.0.0, actor, Kind::StageChanged, o)
+                .moved(o.pipeline_id, to.pipeline_id)
+        })
+        .collect())
+}
+
+pub async fn move_to(
+    state: &AppState,
+    auth: AuthContext,
+    id: Uuid,
+    stage_id: Uuid,
+    expected: Option<i32>,
+) -> AppResult<opportunity::Model> {
+    let target = find_stage(&state.db, TenantScope(auth.tenant), stage_id).await?;
+    apply(state, auth, id, expected, Kind::StageChanged, |cur| {
+        let mut c = Change::default();
+        if cur.stage_id == target.id {
+            return Ok(c);
+        }
+        c.history.push((
+            "stage",
+            Some(cur.stage_id.to_string()),
+            Some(target.id.to_string()),
+        ));
+        c.sets
+            .push((opportunity::Column::StageId, Expr::value(target.id)));
+        if cur.pipeline_id != target.pipeline_id {
+            c.history.push((
+                "pipeline",
+                Some(cur.pipeline_id.to_string()),
+                Some(target.pipeline_id.to_string()),
+            ));
+            c.sets.push((
+                opportunity::Column::PipelineId,
+                Expr::value(target.pipeline_id),
+            ));
+        }
+        c.stage = Some((cur.stage_id, target.id));
+        Ok(c)
+    })
+    .await
+}
+
+/// A move to status `to` (WON, LOST or OPEN): refused when the opportunity
+/// is already there; sets closedAt (now when closing, cleared when
+/// reopening) and lostReason (only LOST keeps one), with history.
+pub(super) fn status_change(
+    cur: &opportunity::Model,
+    to: &str,
+    lost_reason: Option<&str>,
+) -> AppResult<Change> {
+    if cur.status == to {
+        return Err(AppError::bad_input(
+            "id",
+            format!("the opportunity is already {}", to.to_lowercase()),
+        ));
+    }
+    let mut c = Change::default();
+    c.field(
+        "status",
+        opportunity::Column::Status,
+        Some(cur.status.clone()),
+        Some(to.to_string()),
+    );
+    if let Some(r) = lost_reason {
+        c.history
+            .push(("lostReason", cur.lost_reason.clone(), Some(r.to_string())));
+    }
+    let closed_at = (to != "OPEN").then(now);
+    c.sets
+        .push((opportunity::Column::ClosedAt, Expr::value(closed_at)));
+    if to == "OPEN" {
+        // reopened past its due date, it becomes LATE again
+        c.sets.push((
+            opportunity::Column::LateMarkedDue,
+            Expr::value(Option::<chrono::NaiveDate>::None),
+        ));
+    }
+    c.sets.push((
+        opportunity::Column::LostReason,
+        Expr::value(lost_reason.map(str::to_string)),
+    ));
+    c.won = to == "WON";
+    Ok(c)
+}
+
+pub async fn mark_won(
+    state: &AppState,
+    auth: AuthContext,
+    id: Uuid,
+    expected: Option<i32>,
+) -> AppResult<opportunity::Model> {
+    apply(state, auth, id, expected, Kind::Won, |cur| {
+        status_change(cur, "WON", None)
+    })
+    .await
+}
+
+pub async fn mark_lost(
+    state: &AppState,
+    auth: AuthContext,
+    id: Uuid,
+    reason: &str,
+    expected: Option<i32>,
+) -> AppResult<opportunity::Model> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::bad_input(
+            "reason",
+            "a reason of 1 to 500 characters is required",
+        ));
+    }
+    apply(state, auth, id, expected, Kind::Lost, |cur| {
+        status_change(cur, "LOST", Some(reason))
+    })
+    .await
+}
+
+pub async fn reopen(
+    state: &AppState,
+    auth: AuthContext,
+    id: Uuid,
+    expected: Option<i32>,
+) -> AppResult<opportunity::Model> {
+    apply(state, auth, id, expected, Kind::Reopened, |cur| {
+        status_change(cur, "OPEN", None)
+    })
+    .await
+}
+
+pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<bool> {
+    let scope = TenantScope(auth.tenant);
+    let current = find(&state.db, scope, id).await?;
+    // its activities go with it (ON DELETE CASCADE): timelines hear of it
+    let activities = scope
+        .find::<entity::activity::Entity>()
+        .filter(entity::activity::Column::OpportunityId.eq(id))
+        .all(&state.db)
+        .await?;
+    let res = scope
+        .delete_many::<opportunity::Entity>()
+        .filter(opportunity::Column::Id.eq(id))
+        .exec(&state.db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(AppError::NotFound("opportunity"));
+    }
+    publish(state, auth, Kind::Deleted, &current).await;
+    let gone: Vec<Event> = activities
+        .iter()
+        .map(|a| {
+            Event::activity(
+                auth.tenant.0,
+                Some(auth.user.0),
+                crate::events::ActivityEventKind::Deleted,
+                a,
+            )
+        })
+        .collect();
+    state.events.publish_all(gone).await;
+    Ok(true)
+}
+
+/// Claims, for every tenant, up to `limit` (per time zone) open
+/// opportunities whose due date has passed in the tenant's time zone and
+/// that no BECAME_LATE was raised for yet. The mark is set by a conditional UPDATE, so of several instances
+/// sweeping at once exactly one claims each transition. A background job,
+/// not a request: it runs across tenants on purpose, and every event it
+/// returns names its own tenant.
+pub async fn claim_became_late<C: ConnectionTrait>(db: &C, limit: u64) -> AppResult<Vec<Event>> {
+    use sea_orm::sea_query::Query;
+    let zones: Vec<String> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Timezone)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut events = Vec::new();
+    for zone in zones {
+        let Ok(tz) = crate::domain::Timezone::parse("timezone", &zone) else {
+            continue;
+        };
+        let today = tz.today_at(crate::clock::now());
+        let pending = Condition::all()
+            .add(opportunity::Column::Status.eq("OPEN"))
+            .add(opportunity::Column::DueDate.lt(today))
+            .add(
+                opportunity::Column::TenantId.in_subquery(
+                    Query::select()
+                        .column(tenant::Column::Id)
+                        .from(tenant::Entity)
+                        .and_where(tenant::Column::Timezone.eq(zone.as_str()))
+                        .to_owned(),
+                ),
+            );
+        let claimed = crate::db::claim::<opportunity::Entity, _>(
+            db,
+            pending,
+            opportunity::Column::Id,
+            opportunity::Column::LateMarkedDue,
+            opportunity::Column::DueDate,
+            limit,
+        )
+        .await?;
+        events.extend(
+            claimed
+                .iter()
+                .map(|o| Event::opportunity(o.tenant_id, None, Kind::BecameLate, o)),
+        );
+    }
+    Ok(events)
+}
