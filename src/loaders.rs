@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
-use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::{AuthContext, TenantSettings};
 use crate::error::{AppError, AppResult};
 use crate::reader::Reader;
 use crate::state::AppState;
-use crate::tenancy::{TenantOwned, TenantScope};
+use crate::tenancy::TenantScope;
 
 /// The kernel's `Reader` for one caller, as a DataLoader batch source.
 pub struct AppLoader(pub Reader);
@@ -68,39 +67,10 @@ impl ContextLoader for Context<'_> {
     }
 }
 
-/// Loads rows of a tenant-owned table by primary key, in one query.
-pub async fn by_ids<E>(
-    loader: &AppLoader,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, E::Model>, Arc<AppError>>
-where
-    E: TenantOwned,
-    E::Model: HasId,
-{
-    let rows = loader
-        .scope
-        .find::<E>()
-        .filter(E::id_column().is_in(ids.iter().copied()))
-        .all(&loader.state.db)
-        .await
-        .map_err(AppError::from)?;
-    Ok(rows.into_iter().map(|m| (m.id(), m)).collect())
-}
-
-pub trait HasId {
-    fn id(&self) -> Uuid;
-}
-
 macro_rules! by_id_loader {
     ($($key:ident => $module:ident),* $(,)?) => {$(
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub struct $key(pub Uuid);
-
-        impl HasId for entity::$module::Model {
-            fn id(&self) -> Uuid {
-                self.id
-            }
-        }
 
         impl Loader<$key> for AppLoader {
             type Value = entity::$module::Model;
@@ -108,7 +78,7 @@ macro_rules! by_id_loader {
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
                 let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-                let rows = by_ids::<entity::$module::Entity>(self, &ids).await?;
+                let rows = self.0.by_ids::<entity::$module::Entity>(&ids).await?;
                 Ok(rows.into_iter().map(|(id, m)| ($key(id), m)).collect())
             }
         }
@@ -151,6 +121,7 @@ macro_rules! reader_loader {
 }
 
 reader_loader! {
+    crm_core::modules::pipeline::service::PipelineStagesKey => Vec<entity::stage::Model>, load_pipeline_stages;
     crm_core::modules::activity::service::TimelineKey => Vec<entity::activity::Model>, load_timeline;
     crm_core::modules::activity::service::NextActivityKey => entity::activity::Model, load_next_activity;
     crm_core::modules::activity::documents::DocumentsKey => Vec<entity::document::Model>, load_documents;

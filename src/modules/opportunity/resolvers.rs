@@ -1,13 +1,10 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use entity::opportunity;
-use sea_orm::ColumnTrait;
-use sea_orm::Condition;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::query::{self, ListQuery, StageColumnKey, column_cursor, status_condition};
+use super::query::{self, ListQuery, StageColumnKey};
 use super::service;
 use super::types::{
     CreateOpportunityInput, Opportunity, OpportunityConnection, OpportunityContactInput,
@@ -53,18 +50,8 @@ pub async fn stage_column(
     first: Option<i32>,
     after: Option<String>,
 ) -> AppResult<OpportunityConnection> {
-    let auth = ctx.auth()?;
-    let settings = ctx.tenant_settings()?;
-    let mut condition = Condition::all().add(opportunity::Column::StageId.eq(stage));
-    if let Some(c) = status_condition(mask, settings.today()) {
-        condition = condition.add(c);
-    }
-    let q = ListQuery {
-        scope: TenantScope(auth.tenant),
-        condition,
-        field: crm_core::modules::opportunity::model::OpportunitySortField::CreatedAt,
-        direction: crm_core::modules::opportunity::model::SortDirection::Desc,
-    };
+    let scope = TenantScope(ctx.auth()?.tenant);
+    let q = query::stage_column(scope, stage, mask, ctx.tenant_settings()?.today());
     if after.is_some() {
         return connection(ctx, q, first, after).await;
     }
@@ -72,16 +59,10 @@ pub async fn stage_column(
     let rows = load_one(ctx, StageColumnKey { stage, mask, first })
         .await?
         .unwrap_or_default();
-    let more = rows.len() as u64 > first;
-    let rows: Vec<_> = rows
-        .into_iter()
-        // page sizes are at most MAX_PAGE; the fallback keeps every row
-        .take(usize::try_from(first).unwrap_or(usize::MAX))
-        .map(|(v, m)| (column_cursor(v, m.id), m))
-        .collect();
+    let page = query::column_page(rows, first);
     Ok(OpportunityConnection {
-        page_info: crm_core::pagination::PageInfo::for_page(&rows, more),
-        rows,
+        page_info: page.page_info,
+        rows: page.rows,
         query: Arc::new(q),
         totals: OnceCell::new(),
     })
@@ -94,13 +75,7 @@ pub async fn contact_opportunities(
     first: Option<i32>,
     after: Option<String>,
 ) -> AppResult<OpportunityConnection> {
-    let auth = ctx.auth()?;
-    let q = ListQuery {
-        scope: TenantScope(auth.tenant),
-        condition: query::contact_condition(contact),
-        field: crm_core::modules::opportunity::model::OpportunitySortField::CreatedAt,
-        direction: crm_core::modules::opportunity::model::SortDirection::Desc,
-    };
+    let q = query::contact_opportunities(TenantScope(ctx.auth()?.tenant), contact);
     connection(ctx, q, first, after).await
 }
 

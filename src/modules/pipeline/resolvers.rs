@@ -1,10 +1,5 @@
-use std::collections::HashMap;
-
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, Object};
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-use uuid::Uuid;
 
 use super::service;
 use super::types::{
@@ -15,42 +10,7 @@ use crate::auth::{ContextAuth, RoleGuard};
 use crate::domain::parse_id;
 use crate::error::{AppError, GqlResult};
 use crate::graphql::ContextState;
-use crate::loaders::AppLoader;
 use crate::tenancy::TenantScope;
-
-/// The live stages of a pipeline, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PipelineStagesKey(pub Uuid);
-
-impl Loader<PipelineStagesKey> for AppLoader {
-    type Value = Vec<entity::stage::Model>;
-    type Error = std::sync::Arc<AppError>;
-
-    async fn load(
-        &self,
-        keys: &[PipelineStagesKey],
-    ) -> Result<HashMap<PipelineStagesKey, Self::Value>, Self::Error> {
-        use entity::stage;
-        let rows = self
-            .scope
-            .find::<stage::Entity>()
-            .filter(stage::Column::PipelineId.is_in(keys.iter().map(|k| k.0)))
-            .filter(stage::Column::Deleted.eq(false))
-            .order_by_asc(stage::Column::Position)
-            .order_by_asc(stage::Column::CreatedAt)
-            .all(&self.state.db)
-            .await
-            .map_err(AppError::from)?;
-        let mut out: HashMap<PipelineStagesKey, Self::Value> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for s in rows {
-            out.entry(PipelineStagesKey(s.pipeline_id))
-                .or_default()
-                .push(s);
-        }
-        Ok(out)
-    }
-}
 
 #[derive(Default)]
 pub struct PipelineQuery;

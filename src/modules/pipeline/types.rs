@@ -33,7 +33,7 @@ impl Pipeline {
     /// The stages in order.
     #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 10)")]
     async fn stages(&self, ctx: &Context<'_>) -> GqlResult<Vec<Stage>> {
-        let stages = load_one(ctx, super::resolvers::PipelineStagesKey(self.0.id))
+        let stages = load_one(ctx, super::service::PipelineStagesKey(self.0.id))
             .await?
             .unwrap_or_default();
         Ok(stages.into_iter().map(Stage).collect())

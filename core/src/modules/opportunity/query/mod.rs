@@ -285,6 +285,52 @@ fn row_sort_value(
     })
 }
 
+/// A board column's list: the stage's opportunities with the statuses of
+/// `mask`, newest first.
+pub fn stage_column(
+    scope: TenantScope,
+    stage: Uuid,
+    mask: u8,
+    today: chrono::NaiveDate,
+) -> ListQuery {
+    let mut condition = Condition::all().add(opportunity::Column::StageId.eq(stage));
+    if let Some(c) = status_condition(mask, today) {
+        condition = condition.add(c);
+    }
+    ListQuery {
+        scope,
+        condition,
+        field: OpportunitySortField::CreatedAt,
+        direction: SortDirection::Desc,
+    }
+}
+
+/// The opportunities a contact is on, newest first.
+pub fn contact_opportunities(scope: TenantScope, contact: Uuid) -> ListQuery {
+    ListQuery {
+        scope,
+        condition: contact_condition(contact),
+        field: OpportunitySortField::CreatedAt,
+        direction: SortDirection::Desc,
+    }
+}
+
+/// A board column's first page from its batched rows (`first + 1` of them
+/// at most), with the cursors later pages continue from.
+pub fn column_page(
+    rows: Vec<(serde_json::Value, opportunity::Model)>,
+    first: u64,
+) -> OpportunityPage {
+    let more = rows.len() as u64 > first;
+    let rows: Vec<_> = rows
+        .into_iter()
+        // page sizes are at most MAX_PAGE; the fallback keeps every row
+        .take(usize::try_from(first).unwrap_or(usize::MAX))
+        .map(|(v, m)| (column_cursor(v, m.id), m))
+        .collect();
+    Page::new(rows, more, ())
+}
+
 /// A page of opportunities (its totals are loaded on their own).
 pub type OpportunityPage = Page<opportunity::Model>;
 

@@ -256,3 +256,33 @@ pub async fn delete_stage_in(
         .collect();
     renumber_stages(conn, scope, &rest).await
 }
+
+/// The live stages of a pipeline, in order: a batched read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PipelineStagesKey(pub Uuid);
+
+impl crate::reader::Reader {
+    /// The live stages of many pipelines in one statement.
+    pub async fn load_pipeline_stages(
+        &self,
+        keys: &[PipelineStagesKey],
+    ) -> AppResult<std::collections::HashMap<PipelineStagesKey, Vec<stage::Model>>> {
+        let rows = self
+            .scope
+            .find::<stage::Entity>()
+            .filter(stage::Column::PipelineId.is_in(keys.iter().map(|k| k.0)))
+            .filter(stage::Column::Deleted.eq(false))
+            .order_by_asc(stage::Column::Position)
+            .order_by_asc(stage::Column::CreatedAt)
+            .all(&self.state.db)
+            .await?;
+        let mut out: std::collections::HashMap<PipelineStagesKey, Vec<stage::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for s in rows {
+            out.entry(PipelineStagesKey(s.pipeline_id))
+                .or_default()
+                .push(s);
+        }
+        Ok(out)
+    }
+}
