@@ -27,6 +27,7 @@ use crate::modules::pipeline::service::{DEFAULT_SOURCES, DEFAULT_STAGES};
 use crate::tenancy::{TenantOwned, TenantScope, now};
 
 mod generate;
+mod opportunities;
 mod plan;
 mod rng;
 mod vocabulary;
