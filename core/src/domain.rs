@@ -40,13 +40,14 @@ macro_rules! typed_id {
 typed_id! {
     TenantId => "tenant",
     UserId => "user",
-}
-
-/// Parses a client ID of any kind; a malformed ID names nothing that
-/// exists, so it answers NOT_FOUND like any unknown one (`what` names the
-/// kind in the message).
-pub fn parse_id(id: &str, what: &'static str) -> AppResult<Uuid> {
-    Uuid::parse_str(id).map_err(|_| AppError::NotFound(what))
+    PipelineId => "pipeline",
+    StageId => "stage",
+    SourceId => "source",
+    ContactId => "contact",
+    OpportunityId => "opportunity",
+    ActivityId => "activity",
+    DocumentId => "document",
+    IntakeKeyId => "intake key",
 }
 
 /// What a user may do in their tenant.

@@ -6,7 +6,7 @@ use super::types::{
 };
 use super::{calendar, documents, service};
 use crate::auth::ContextAuth;
-use crate::domain::parse_id;
+use crate::domain::{ActivityId, DocumentId};
 use crate::error::GqlResult;
 use crate::graphql::ContextState;
 use crate::pagination::connection_complexity;
@@ -44,7 +44,7 @@ impl ActivityQuery {
         let a = service::find(
             &ctx.state()?.db,
             TenantScope(auth.tenant),
-            parse_id(&id, "activity")?,
+            ActivityId::parse(&id)?.0,
         )
         .await?;
         Ok(Some(Activity(a)))
@@ -84,28 +84,28 @@ impl ActivityMutation {
         id: ID,
         input: UpdateActivityInput,
     ) -> GqlResult<Activity> {
-        let id = parse_id(&id, "activity")?;
+        let id = ActivityId::parse(&id)?;
         Ok(Activity(
             service::update(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
     }
 
     async fn complete_activity(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Activity> {
-        let id = parse_id(&id, "activity")?;
+        let id = ActivityId::parse(&id)?;
         Ok(Activity(
             service::set_done(ctx.state()?, ctx.auth()?, id, true).await?,
         ))
     }
 
     async fn reopen_activity(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Activity> {
-        let id = parse_id(&id, "activity")?;
+        let id = ActivityId::parse(&id)?;
         Ok(Activity(
             service::set_done(ctx.state()?, ctx.auth()?, id, false).await?,
         ))
     }
 
     async fn delete_activity(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
-        let id = parse_id(&id, "activity")?;
+        let id = ActivityId::parse(&id)?;
         service::delete(ctx.state()?, ctx.auth()?, id).await?;
         Ok(true)
     }
@@ -134,14 +134,14 @@ impl ActivityMutation {
         id: ID,
         input: UpdateDocumentInput,
     ) -> GqlResult<Document> {
-        let id = parse_id(&id, "document")?;
+        let id = DocumentId::parse(&id)?;
         Ok(Document(
             documents::update(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
     }
 
     async fn delete_document(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
-        let id = parse_id(&id, "document")?;
+        let id = DocumentId::parse(&id)?;
         Ok(documents::delete(ctx.state()?, ctx.auth()?, id).await?)
     }
 

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::service::find;
 use super::types::Activity;
 use crate::auth::ContextAuth;
+use crate::domain::OpportunityId;
 use crate::domain::TenantId;
-use crate::domain::parse_id;
 use crate::error::{AppError, GqlResult, ToGraphql};
 use crate::events::{ActivityEventKind, Event, LagSignal, Subject, load_shared, tenant_stream};
 use crate::graphql::ContextState;
@@ -90,7 +90,9 @@ impl ActivitySubscription {
         let state = ctx.state().map_err(|e| e.extend())?;
         let wanted = match &opportunity_id {
             Some(id) => {
-                let id = parse_id(id, "opportunity").map_err(|e: AppError| e.extend())?;
+                let id = OpportunityId::parse(id)
+                    .map(|i| i.0)
+                    .map_err(|e: AppError| e.extend())?;
                 Some(
                     opportunities::find(&state.db, TenantScope(auth.tenant), id)
                         .await

@@ -1,14 +1,15 @@
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::error::{AppError, GqlResult};
+use crate::error::{AppError, AppResult, GqlResult};
 use crate::loaders::{ContactKey, OpportunityKey, UserKey, load_one};
 use crate::modules::account::types::UserGql;
 use crate::modules::contact::types::Contact;
 use crate::modules::opportunity::types::Opportunity;
 use crate::money::Money;
-use crate::pagination::{PageInfo, count_i32, saturating_i64};
+use crate::pagination::{Connection, Node, Total, saturating_i64};
+use crm_core::modules::activity::service::TotalSource;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[graphql(remote = "crm_core::modules::activity::model::ActivityKind")]
@@ -91,50 +92,20 @@ impl Activity {
     }
 }
 
-#[derive(SimpleObject)]
-pub struct ActivityEdge {
-    pub cursor: String,
-    pub node: Activity,
+/// An activity list or timeline; its total is counted only when asked for.
+pub type ActivityConnection = Connection<Activity, TotalSource>;
+
+impl Node for Activity {
+    type Row = entity::activity::Model;
+    fn from_row(row: Self::Row) -> Self {
+        Self(row)
+    }
 }
 
-pub struct ActivityConnection {
-    pub rows: Vec<(String, entity::activity::Model)>,
-    pub page_info: crm_core::pagination::PageInfo,
-    /// Computed on demand: (scope, condition) of the whole list.
-    pub total: crate::modules::activity::service::TotalSource,
-}
-
-#[Object]
-impl ActivityConnection {
-    async fn edges(&self) -> Vec<ActivityEdge> {
-        self.rows
-            .iter()
-            .map(|(c, m)| ActivityEdge {
-                cursor: c.clone(),
-                node: Activity(m.clone()),
-            })
-            .collect()
-    }
-    async fn nodes(&self) -> Vec<Activity> {
-        self.rows.iter().map(|(_, m)| Activity(m.clone())).collect()
-    }
-    async fn page_info(&self) -> PageInfo {
-        PageInfo::from(&self.page_info)
-    }
-    /// Every match, not just this page.
-    async fn total_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
+impl Total for TotalSource {
+    async fn count(&self, ctx: &Context<'_>) -> AppResult<i64> {
         let db = &crate::graphql::ContextState::state(ctx)?.db;
-        Ok(count_i32(saturating_i64(self.total.count(db).await?)))
-    }
-}
-
-impl From<crm_core::modules::activity::service::ActivityPage> for ActivityConnection {
-    fn from(p: crm_core::modules::activity::service::ActivityPage) -> Self {
-        Self {
-            rows: p.rows,
-            page_info: p.page_info,
-            total: p.total,
-        }
+        Ok(saturating_i64(TotalSource::count(self, db).await?))
     }
 }
 

@@ -5,7 +5,7 @@ use super::types::{
     Forecast, ForecastBucket, ForecastGroupBy, ForecastInput, FunnelStage, SourcePerformance,
 };
 use crate::auth::ContextAuth;
-use crate::domain::parse_id;
+use crate::domain::{PipelineId, SourceId, UserId};
 use crate::error::GqlResult;
 use crate::graphql::ContextState;
 use crate::scalars::Date;
@@ -27,12 +27,12 @@ impl AnalyticsQuery {
             pipeline_id: input
                 .pipeline_id
                 .as_ref()
-                .map(|id| parse_id(id, "pipeline"))
+                .map(|id| PipelineId::parse(id).map(|i| i.0))
                 .transpose()?,
             owner_id: input
                 .owner_id
                 .as_ref()
-                .map(|id| parse_id(id, "user"))
+                .map(|id| UserId::parse(id).map(|i| i.0))
                 .transpose()?,
         };
         let data = service::forecast(&ctx.state()?.db, ctx.auth()?, settings, params).await?;
@@ -63,7 +63,7 @@ impl AnalyticsQuery {
         let settings = ctx.tenant_settings()?;
         let pipeline = pipeline_id
             .as_ref()
-            .map(|id| parse_id(id, "pipeline"))
+            .map(|id| PipelineId::parse(id).map(|i| i.0))
             .transpose()?;
         let rows = service::source_performance(
             &ctx.state()?.db,
@@ -95,16 +95,16 @@ impl AnalyticsQuery {
         owner_id: Option<ID>,
     ) -> GqlResult<Vec<FunnelStage>> {
         let params = FunnelParams {
-            pipeline_id: parse_id(&pipeline_id, "pipeline")?,
+            pipeline_id: PipelineId::parse(&pipeline_id)?.0,
             from: from.map(|d| d.0),
             to: to.map(|d| d.0),
             source_id: source_id
                 .as_ref()
-                .map(|id| parse_id(id, "source"))
+                .map(|id| SourceId::parse(id).map(|i| i.0))
                 .transpose()?,
             owner_id: owner_id
                 .as_ref()
-                .map(|id| parse_id(id, "user"))
+                .map(|id| UserId::parse(id).map(|i| i.0))
                 .transpose()?,
         };
         let rows = service::funnel(

@@ -3,7 +3,7 @@ use async_graphql::{Context, ID, Object};
 use super::service;
 use super::types::{Contact, ContactConnection, ContactFilter, ContactInput, UpdateContactInput};
 use crate::auth::ContextAuth;
-use crate::domain::parse_id;
+use crate::domain::ContactId;
 use crate::error::GqlResult;
 use crate::graphql::ContextState;
 use crate::pagination::connection_complexity;
@@ -31,11 +31,7 @@ impl ContactQuery {
             after,
         )
         .await?;
-        Ok(ContactConnection {
-            edges: page.rows,
-            page_info: page.page_info,
-            total_count: page.total,
-        })
+        Ok(page.into())
     }
 
     /// NOT_FOUND (and null) when it does not exist in your tenant.
@@ -44,7 +40,7 @@ impl ContactQuery {
         let c = service::find(
             &ctx.state()?.db,
             TenantScope(auth.tenant),
-            parse_id(&id, "contact")?,
+            ContactId::parse(&id)?.0,
         )
         .await?;
         Ok(Some(Contact(c)))
@@ -68,7 +64,7 @@ impl ContactMutation {
         id: ID,
         input: UpdateContactInput,
     ) -> GqlResult<Contact> {
-        let id = parse_id(&id, "contact")?;
+        let id = ContactId::parse(&id)?;
         Ok(Contact(
             service::update(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
@@ -77,7 +73,7 @@ impl ContactMutation {
     /// ADMIN and MANAGER only. Refused while opportunities reference it.
     async fn delete_contact(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
         let auth = ctx.auth()?;
-        let id = parse_id(&id, "contact")?;
+        let id = ContactId::parse(&id)?;
         Ok(service::delete(ctx.state()?, auth, id).await?)
     }
 }

@@ -1,12 +1,12 @@
 use crate::graphql::patch;
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 
 use crate::error::GqlResult;
 use crate::loaders::{ContactKey, SourceKey, load_one};
 use crate::modules::opportunity::types::OpportunityConnection;
 use crate::modules::pipeline::types::SourceGql;
-use crate::pagination::{PageInfo, connection_complexity, count_i32};
+use crate::pagination::{Connection, Node, connection_complexity};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "crm_core::modules::contact::model::ContactKind")]
@@ -81,38 +81,13 @@ impl Contact {
     }
 }
 
-#[derive(SimpleObject)]
-pub struct ContactEdge {
-    pub cursor: String,
-    pub node: Contact,
-}
+/// The contact list.
+pub type ContactConnection = Connection<Contact>;
 
-pub struct ContactConnection {
-    pub edges: Vec<(String, entity::contact::Model)>,
-    pub page_info: crm_core::pagination::PageInfo,
-    pub total_count: i64,
-}
-
-#[Object]
-impl ContactConnection {
-    async fn edges(&self) -> Vec<ContactEdge> {
-        self.edges
-            .iter()
-            .map(|(c, m)| ContactEdge {
-                cursor: c.clone(),
-                node: Contact(m.clone()),
-            })
-            .collect()
-    }
-    async fn nodes(&self) -> Vec<Contact> {
-        self.edges.iter().map(|(_, m)| Contact(m.clone())).collect()
-    }
-    async fn page_info(&self) -> PageInfo {
-        PageInfo::from(&self.page_info)
-    }
-    /// Every match, not just this page.
-    async fn total_count(&self) -> i32 {
-        count_i32(self.total_count)
+impl Node for Contact {
+    type Row = entity::contact::Model;
+    fn from_row(row: Self::Row) -> Self {
+        Self(row)
     }
 }
 

@@ -3,7 +3,7 @@ use async_graphql::{Context, ID, Object};
 use super::service;
 use super::types::{IntakeKey, IntakeKeyInput, IntakeKeySecret};
 use crate::auth::{ContextAuth, RoleGuard};
-use crate::domain::parse_id;
+use crate::domain::IntakeKeyId;
 use crate::error::GqlResult;
 use crate::graphql::ContextState;
 
@@ -43,7 +43,7 @@ impl IntakeMutation {
     /// Refuses the key's posts from now on. Revoking twice is harmless.
     #[graphql(guard = "RoleGuard::ADMIN")]
     async fn revoke_intake_key(&self, ctx: &Context<'_>, id: ID) -> GqlResult<IntakeKey> {
-        let id = parse_id(&id, "intake key")?;
+        let id = IntakeKeyId::parse(&id)?;
         Ok(IntakeKey(
             service::revoke(ctx.state()?, ctx.auth()?, id).await?,
         ))

@@ -11,7 +11,7 @@ use super::types::{
     OpportunityFilter, OpportunityOrder, UpdateOpportunityInput,
 };
 use crate::auth::{ContextAuth, RoleGuard};
-use crate::domain::parse_id;
+use crate::domain::{ContactId, OpportunityId, StageId};
 use crate::error::{AppResult, GqlResult};
 use crate::graphql::ContextState;
 use crate::loaders::load_one;
@@ -111,7 +111,7 @@ impl OpportunityQuery {
         let o = service::find(
             &ctx.state()?.db,
             TenantScope(auth.tenant),
-            parse_id(&id, "opportunity")?,
+            OpportunityId::parse(&id)?.0,
         )
         .await?;
         Ok(Some(Opportunity(o)))
@@ -149,7 +149,7 @@ impl OpportunityMutation {
         input: UpdateOpportunityInput,
         expected_version: Option<i32>,
     ) -> GqlResult<Opportunity> {
-        let id = parse_id(&id, "opportunity")?;
+        let id = OpportunityId::parse(&id)?;
         Ok(Opportunity(
             service::update(
                 ctx.state()?,
@@ -171,8 +171,8 @@ impl OpportunityMutation {
         stage_id: ID,
         expected_version: Option<i32>,
     ) -> GqlResult<Opportunity> {
-        let id = parse_id(&id, "opportunity")?;
-        let stage = parse_id(&stage_id, "stage")?;
+        let id = OpportunityId::parse(&id)?;
+        let stage = StageId::parse(&stage_id)?;
         Ok(Opportunity(
             service::move_to(ctx.state()?, ctx.auth()?, id, stage, expected_version).await?,
         ))
@@ -185,7 +185,7 @@ impl OpportunityMutation {
         id: ID,
         expected_version: Option<i32>,
     ) -> GqlResult<Opportunity> {
-        let id = parse_id(&id, "opportunity")?;
+        let id = OpportunityId::parse(&id)?;
         Ok(Opportunity(
             service::mark_won(ctx.state()?, ctx.auth()?, id, expected_version).await?,
         ))
@@ -198,7 +198,7 @@ impl OpportunityMutation {
         reason: String,
         expected_version: Option<i32>,
     ) -> GqlResult<Opportunity> {
-        let id = parse_id(&id, "opportunity")?;
+        let id = OpportunityId::parse(&id)?;
         Ok(Opportunity(
             service::mark_lost(ctx.state()?, ctx.auth()?, id, &reason, expected_version).await?,
         ))
@@ -210,7 +210,7 @@ impl OpportunityMutation {
         id: ID,
         expected_version: Option<i32>,
     ) -> GqlResult<Opportunity> {
-        let id = parse_id(&id, "opportunity")?;
+        let id = OpportunityId::parse(&id)?;
         Ok(Opportunity(
             service::reopen(ctx.state()?, ctx.auth()?, id, expected_version).await?,
         ))
@@ -219,7 +219,7 @@ impl OpportunityMutation {
     /// ADMIN and MANAGER only.
     #[graphql(guard = "RoleGuard::MANAGERS")]
     async fn delete_opportunity(&self, ctx: &Context<'_>, id: ID) -> GqlResult<bool> {
-        let id = parse_id(&id, "opportunity")?;
+        let id = OpportunityId::parse(&id)?;
         Ok(service::delete(ctx.state()?, ctx.auth()?, id).await?)
     }
 
@@ -229,7 +229,7 @@ impl OpportunityMutation {
         opportunity_id: ID,
         input: OpportunityContactInput,
     ) -> GqlResult<Opportunity> {
-        let id = parse_id(&opportunity_id, "opportunity")?;
+        let id = OpportunityId::parse(&opportunity_id)?;
         Ok(Opportunity(
             service::add_contact(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
@@ -241,8 +241,8 @@ impl OpportunityMutation {
         opportunity_id: ID,
         contact_id: ID,
     ) -> GqlResult<Opportunity> {
-        let id = parse_id(&opportunity_id, "opportunity")?;
-        let contact = parse_id(&contact_id, "contact")?;
+        let id = OpportunityId::parse(&opportunity_id)?;
+        let contact = ContactId::parse(&contact_id)?;
         Ok(Opportunity(
             service::remove_contact(ctx.state()?, ctx.auth()?, id, contact).await?,
         ))

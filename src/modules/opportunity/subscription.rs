@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::service::find;
 use super::types::{Opportunity, user_opt};
 use crate::auth::ContextAuth;
+use crate::domain::PipelineId;
 use crate::domain::TenantId;
-use crate::domain::parse_id;
 use crate::error::{AppError, GqlResult, ToGraphql};
 use crate::events::{Event, LagSignal, OpportunityEventKind, Subject, load_shared, tenant_stream};
 use crate::graphql::ContextState;
@@ -92,7 +92,9 @@ impl OpportunitySubscription {
         let state = ctx.state().map_err(|e| e.extend())?;
         let wanted = match &pipeline_id {
             Some(id) => {
-                let id = parse_id(id, "pipeline").map_err(|e: AppError| e.extend())?;
+                let id = PipelineId::parse(id)
+                    .map(|i| i.0)
+                    .map_err(|e: AppError| e.extend())?;
                 Some(
                     find_pipeline(&state.db, TenantScope(auth.tenant), id)
                         .await

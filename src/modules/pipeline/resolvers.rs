@@ -7,7 +7,7 @@ use super::types::{
     UpdatePipelineInput, UpdateStageInput,
 };
 use crate::auth::{ContextAuth, RoleGuard};
-use crate::domain::parse_id;
+use crate::domain::{PipelineId, SourceId, StageId};
 use crate::error::{AppError, GqlResult};
 use crate::graphql::ContextState;
 use crate::tenancy::TenantScope;
@@ -33,7 +33,7 @@ impl PipelineQuery {
     /// exist in your tenant.
     async fn pipeline(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Pipeline>> {
         let auth = ctx.auth()?;
-        let id = parse_id(&id, "pipeline")?;
+        let id = PipelineId::parse(&id)?.0;
         let p = service::find_pipeline(&ctx.state()?.db, TenantScope(auth.tenant), id).await?;
         Ok(Some(Pipeline(p)))
     }
@@ -99,7 +99,7 @@ impl PipelineMutation {
         id: ID,
         input: UpdatePipelineInput,
     ) -> GqlResult<Pipeline> {
-        let id = parse_id(&id, "pipeline")?;
+        let id = PipelineId::parse(&id)?;
         Ok(Pipeline(
             service::update_pipeline(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
@@ -108,7 +108,7 @@ impl PipelineMutation {
     /// Hides the pipeline from listings; its opportunities stay.
     #[graphql(guard = "RoleGuard::ADMIN")]
     async fn archive_pipeline(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Pipeline> {
-        let id = parse_id(&id, "pipeline")?;
+        let id = PipelineId::parse(&id)?;
         Ok(Pipeline(
             service::archive_pipeline(ctx.state()?, ctx.auth()?, id).await?,
         ))
@@ -123,7 +123,7 @@ impl PipelineMutation {
         input: StageInput,
         position: Option<i32>,
     ) -> GqlResult<Stage> {
-        let id = parse_id(&pipeline_id, "pipeline")?;
+        let id = PipelineId::parse(&pipeline_id)?;
         Ok(Stage(
             service::add_stage(ctx.state()?, ctx.auth()?, id, input.into(), position).await?,
         ))
@@ -136,7 +136,7 @@ impl PipelineMutation {
         id: ID,
         input: UpdateStageInput,
     ) -> GqlResult<Stage> {
-        let id = parse_id(&id, "stage")?;
+        let id = StageId::parse(&id)?;
         Ok(Stage(
             service::update_stage(ctx.state()?, ctx.auth()?, id, input.into()).await?,
         ))
@@ -150,10 +150,10 @@ impl PipelineMutation {
         pipeline_id: ID,
         stage_ids: Vec<ID>,
     ) -> GqlResult<Pipeline> {
-        let id = parse_id(&pipeline_id, "pipeline")?;
+        let id = PipelineId::parse(&pipeline_id)?;
         let ids = stage_ids
             .iter()
-            .map(|s| parse_id(s, "stage"))
+            .map(|s| StageId::parse(s).map(|i| i.0))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Pipeline(
             service::reorder_stages(ctx.state()?, ctx.auth()?, id, ids).await?,
@@ -170,9 +170,9 @@ impl PipelineMutation {
         id: ID,
         move_opportunities_to: Option<ID>,
     ) -> GqlResult<bool> {
-        let id = parse_id(&id, "stage")?;
+        let id = StageId::parse(&id)?;
         let to = move_opportunities_to
-            .map(|t| parse_id(&t, "stage"))
+            .map(|t| StageId::parse(&t).map(|i| i.0))
             .transpose()?;
         let (state, auth) = (ctx.state()?, ctx.auth()?);
         let scope = TenantScope(auth.tenant);
@@ -211,7 +211,7 @@ impl PipelineMutation {
         name: Option<String>,
         archived: Option<bool>,
     ) -> GqlResult<SourceGql> {
-        let id = parse_id(&id, "source")?;
+        let id = SourceId::parse(&id)?;
         Ok(
             service::update_source(ctx.state()?, ctx.auth()?, id, name, archived)
                 .await?

@@ -70,6 +70,7 @@ pub async fn rotate(state: &AppState, auth: AuthContext) -> AppResult<String> {
     Ok(feed_url(state, &t))
 }
 
+/// Turns the caller's feed off: its URL stops working at once.
 pub async fn disable(state: &AppState, auth: AuthContext) -> AppResult<bool> {
     accounts::set_calendar_token(&state.db, TenantScope(auth.tenant), auth.user.0, None).await?;
     Ok(true)
@@ -103,6 +104,7 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
+/// The iCalendar (RFC 5545) text of a user's tasks and events.
 pub fn render(
     state: &AppState,
     items: &[(activity::Model, Option<opportunity::Model>)],

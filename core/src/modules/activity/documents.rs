@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::model::{DocumentInput, DocumentStatus, UpdateDocumentInput};
 use crate::auth::{AuthContext, TenantSettings};
-use crate::domain::parse_id;
+use crate::domain::OpportunityId;
 use crate::error::{AppError, AppResult};
 use crate::modules::opportunity::service as opportunities;
 use crate::money::parse_amount;
@@ -18,6 +18,7 @@ use crate::reader::Reader;
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
+/// A document of the tenant (NOT_FOUND for any other).
 pub async fn find<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
@@ -82,6 +83,9 @@ fn can_move(from: DocumentStatus, to: DocumentStatus) -> bool {
         )
 }
 
+/// Attaches a quote, proposal or contract to an opportunity the caller may
+/// change. With `useAsPotential`, its amount becomes the opportunity's
+/// potential in the same transaction, so the forecast follows the quote.
 pub async fn create(
     state: &AppState,
     auth: AuthContext,
@@ -91,7 +95,7 @@ pub async fn create(
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
     let opp =
-        opportunities::find(db, scope, parse_id(&input.opportunity_id, "opportunity")?).await?;
+        opportunities::find(db, scope, OpportunityId::parse(&input.opportunity_id)?.0).await?;
     opportunities::ensure_can_change(db, auth, &opp).await?;
     let title = title(&input.title)?;
     let reference = reference(input.reference.as_deref())?;
@@ -153,12 +157,15 @@ pub async fn create(
     Ok(created)
 }
 
+/// Edits a document; its status only moves forward (DRAFT → SENT →
+/// ACCEPTED or DECLINED), as a signed quote cannot become a draft again.
 pub async fn update(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::DocumentId,
     input: UpdateDocumentInput,
 ) -> AppResult<document::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
     let doc = find(db, scope, id).await?;
@@ -209,7 +216,13 @@ pub async fn update(
     find(db, scope, id).await
 }
 
-pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<bool> {
+/// Removes a document from an opportunity the caller may change.
+pub async fn delete(
+    state: &AppState,
+    auth: AuthContext,
+    id: crate::domain::DocumentId,
+) -> AppResult<bool> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let doc = find(&state.db, scope, id).await?;
     let opp = opportunities::find(&state.db, scope, doc.opportunity_id).await?;

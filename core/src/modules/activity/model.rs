@@ -177,10 +177,12 @@ pub struct UpdateDocumentInput {
     pub url: Option<String>,
 }
 
+/// A set of kinds as bits; absent means all four.
 pub fn kinds_mask(kinds: Option<&[ActivityKind]>) -> u8 {
     kinds.map_or(15, |ks| ks.iter().fold(0, |m, k| m | k.bit()))
 }
 
+/// The stored kinds a set of bits stands for.
 pub fn kinds_in_mask(mask: u8) -> Vec<&'static str> {
     [
         ActivityKind::Task,
@@ -194,6 +196,7 @@ pub fn kinds_in_mask(mask: u8) -> Vec<&'static str> {
     .collect()
 }
 
+/// An open TASK whose `dueAt` has passed: the one overdue rule.
 pub fn is_overdue(a: &entity::activity::Model, now: DateTime<Utc>) -> bool {
     a.kind == "TASK" && !a.done && a.due_at.is_some_and(|d| d < now)
 }

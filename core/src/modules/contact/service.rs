@@ -12,7 +12,7 @@ use super::model::{
     ContactFilter, ContactInput, ContactKind, ContactLifecycle, UpdateContactInput,
 };
 use crate::auth::AuthContext;
-use crate::domain::parse_id;
+use crate::domain::{ContactId, SourceId};
 use crate::domain::{Email, Name, Role};
 use crate::error::{AppError, AppResult};
 use crate::modules::pipeline::service::find_source;
@@ -22,6 +22,7 @@ use crate::pagination::{
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
+/// A contact of the tenant (NOT_FOUND for any other).
 pub async fn find<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
@@ -74,6 +75,8 @@ async fn company<C: ConnectionTrait>(
     Ok(c.id)
 }
 
+/// Creates a PROSPECT contact. A PERSON may belong to a COMPANY of the same
+/// tenant; the email and phone are checked and normalised.
 pub async fn create(
     state: &AppState,
     auth: AuthContext,
@@ -95,13 +98,13 @@ pub async fn create(
         .transpose()?;
     let company_id = match &input.company_id {
         Some(id) => {
-            Some(company(&state.db, scope, parse_id(id, "contact")?, input.kind, None).await?)
+            Some(company(&state.db, scope, ContactId::parse(id)?.0, input.kind, None).await?)
         }
         None => None,
     };
     let source_id = match &input.source_id {
         Some(id) => Some(
-            find_source(&state.db, scope, parse_id(id, "source")?)
+            find_source(&state.db, scope, SourceId::parse(id)?.0)
                 .await?
                 .id,
         ),
@@ -160,12 +163,14 @@ pub async fn insert_in<C: ConnectionTrait>(
         .await?)
 }
 
+/// Edits a contact; `null` clears the email, phone or company.
 pub async fn update(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::ContactId,
     input: UpdateContactInput,
 ) -> AppResult<contact::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let current = find(&state.db, scope, id).await?;
     let kind = ContactKind::from_db(&current.kind)?;
@@ -196,7 +201,7 @@ pub async fn update(
         let cid = company(
             &state.db,
             scope,
-            parse_id(cid, "contact")?,
+            ContactId::parse(cid)?.0,
             kind,
             Some(current.id),
         )
@@ -217,7 +222,12 @@ pub async fn update(
 
 /// Refused while opportunities reference the contact (or people work for
 /// the company), so that nothing is lost by accident.
-pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<bool> {
+pub async fn delete(
+    state: &AppState,
+    auth: AuthContext,
+    id: crate::domain::ContactId,
+) -> AppResult<bool> {
+    let id = id.0;
     if !matches!(auth.role, Role::Admin | Role::Manager) {
         return Err(AppError::Forbidden);
     }
@@ -341,4 +351,35 @@ pub async fn list(
         })
         .collect();
     Ok(Page::new(rows, more, total))
+}
+
+/// Makes contacts, and the companies they work for, clients: a won
+/// opportunity is what turns a prospect into a client.
+pub async fn make_clients_in<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    ids: Vec<Uuid>,
+) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let companies: Vec<Uuid> = scope
+        .find::<contact::Entity>()
+        .filter(contact::Column::Id.is_in(ids.clone()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.company_id)
+        .collect();
+    scope
+        .update_many::<contact::Entity>()
+        .col_expr(
+            contact::Column::Lifecycle,
+            Expr::value(ContactLifecycle::Client.as_str()),
+        )
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now()))
+        .filter(contact::Column::Id.is_in(ids.into_iter().chain(companies)))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

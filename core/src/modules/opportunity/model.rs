@@ -153,6 +153,8 @@ pub fn derive_status(
     }
 }
 
+/// Its probability and where it comes from: 100 or 0 once closed, else the
+/// override, else its stage's.
 pub fn probability_of(
     m: &entity::opportunity::Model,
     stage_probability: i32,

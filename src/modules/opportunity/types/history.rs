@@ -1,5 +1,6 @@
 //! The GraphQL types of an opportunity's history and contacts.
 use super::*;
+use crate::pagination::{Connection, Node};
 
 pub struct OpportunityContact(pub entity::opportunity_contact::Model);
 
@@ -81,39 +82,12 @@ impl OpportunityChange {
     }
 }
 
-#[derive(SimpleObject)]
-pub struct OpportunityChangeEdge {
-    pub cursor: String,
-    pub node: OpportunityChange,
-}
+/// An opportunity's field changes.
+pub type OpportunityChangeConnection = Connection<OpportunityChange>;
 
-pub struct OpportunityChangeConnection {
-    pub rows: Vec<(String, entity::opportunity_change::Model)>,
-    pub page_info: crm_core::pagination::PageInfo,
-    pub total_count: i64,
-}
-
-#[Object]
-impl OpportunityChangeConnection {
-    async fn edges(&self) -> Vec<OpportunityChangeEdge> {
-        self.rows
-            .iter()
-            .map(|(c, m)| OpportunityChangeEdge {
-                cursor: c.clone(),
-                node: OpportunityChange(m.clone()),
-            })
-            .collect()
-    }
-    async fn nodes(&self) -> Vec<OpportunityChange> {
-        self.rows
-            .iter()
-            .map(|(_, m)| OpportunityChange(m.clone()))
-            .collect()
-    }
-    async fn page_info(&self) -> PageInfo {
-        PageInfo::from(&self.page_info)
-    }
-    async fn total_count(&self) -> i32 {
-        count_i32(self.total_count)
+impl Node for OpportunityChange {
+    type Row = entity::opportunity_change::Model;
+    fn from_row(row: Self::Row) -> Self {
+        Self(row)
     }
 }

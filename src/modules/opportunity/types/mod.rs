@@ -325,11 +325,7 @@ impl Opportunity {
     ) -> GqlResult<OpportunityChangeConnection> {
         let page =
             super::service::history(ctx.state()?, ctx.auth()?, self.0.id, first, after).await?;
-        Ok(OpportunityChangeConnection {
-            rows: page.rows,
-            page_info: page.page_info,
-            total_count: page.total,
-        })
+        Ok(page.into())
     }
     /// Open, and idle in its stage (no stage change or activity) for at
     /// least the stage's `rottenAfterDays`.

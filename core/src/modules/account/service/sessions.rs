@@ -195,6 +195,8 @@ pub async fn logout(state: &AppState, auth: AuthContext, token: &str) -> AppResu
     Ok(true)
 }
 
+/// Changes the caller's password after checking the current one, and signs out
+/// every refresh session: a leaked password must not outlive its change.
 pub async fn change_password(
     state: &AppState,
     auth: AuthContext,

@@ -40,10 +40,12 @@ pub async fn active_user(
     Ok(found.and_then(|(u, t)| t.map(|t| (u, t))))
 }
 
+/// A user of the caller's tenant (NOT_FOUND for any other).
 pub async fn user(state: &AppState, auth: AuthContext, id: UserId) -> AppResult<user::Model> {
     find_user(state, TenantScope(auth.tenant), id.0).await
 }
 
+/// The caller's tenant.
 pub async fn tenant(state: &AppState, auth: AuthContext) -> AppResult<tenant::Model> {
     tenant::Entity::find_by_id(auth.tenant.0)
         .one(&state.db)
@@ -51,6 +53,7 @@ pub async fn tenant(state: &AppState, auth: AuthContext) -> AppResult<tenant::Mo
         .ok_or(AppError::NotFound("tenant"))
 }
 
+/// The tenant's users by name; inactive ones only when asked for.
 pub async fn users(
     state: &AppState,
     auth: AuthContext,
@@ -66,6 +69,9 @@ pub async fn users(
         .await?)
 }
 
+/// Adds a user to the caller's tenant (ADMIN only, checked by the caller's
+/// guard). The password is hashed under the hashing budget before any
+/// transaction opens; an email already in the tenant is BAD_USER_INPUT.
 pub async fn create_user(
     state: &AppState,
     auth: AuthContext,
@@ -100,6 +106,10 @@ pub async fn create_user(
     Ok(model)
 }
 
+/// Renames, changes the role of, or (de)activates a user. Deactivation
+/// revokes the user's sessions in the same transaction, and the last active
+/// ADMIN cannot be demoted or deactivated: a tenant must never lock itself
+/// out.
 pub async fn update_user(
     state: &AppState,
     auth: AuthContext,
@@ -172,6 +182,8 @@ pub async fn update_user(
     Ok(updated)
 }
 
+/// Renames the tenant or changes its currency or time zone (which moves
+/// "today" and so which opportunities are LATE).
 pub async fn update_tenant(
     state: &AppState,
     auth: AuthContext,

@@ -1,5 +1,6 @@
 //! Creating, updating, completing and deleting activities; the overdue sweep.
 use super::*;
+use crate::domain::{ContactId, OpportunityId};
 
 /// An activity is a sign of life for its opportunity (see isRotting):
 /// records it and answers the opportunity, changed.
@@ -35,6 +36,9 @@ pub(super) async fn publish_with(
     }
 }
 
+/// Creates a task, event, call or note, on an opportunity the caller may
+/// change and/or a contact. It is a sign of life for its opportunity
+/// (lastActivityAt, isRotting), written in the same transaction.
 pub async fn create(
     state: &AppState,
     auth: AuthContext,
@@ -54,18 +58,14 @@ pub async fn create(
     )?;
     let opp = match &input.opportunity_id {
         Some(id) => {
-            let o = opportunities::find(db, scope, parse_id(id, "opportunity")?).await?;
+            let o = opportunities::find(db, scope, OpportunityId::parse(id)?.0).await?;
             opportunities::ensure_can_change(db, auth, &o).await?;
             Some(o.id)
         }
         None => None,
     };
     let contact = match &input.contact_id {
-        Some(id) => Some(
-            contacts::find(db, scope, parse_id(id, "contact")?)
-                .await?
-                .id,
-        ),
+        Some(id) => Some(contacts::find(db, scope, ContactId::parse(id)?.0).await?.id),
         None => None,
     };
     let assignee = match &input.assignee_id {
@@ -157,12 +157,15 @@ pub(super) async fn publish(state: &AppState, auth: AuthContext, kind: Kind, a: 
         .await;
 }
 
+/// Edits an activity (SALES only those it created or is assigned); the edit
+/// is a sign of life for its opportunity.
 pub async fn update(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::ActivityId,
     input: UpdateActivityInput,
 ) -> AppResult<activity::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
     let cur = find(db, scope, id).await?;
@@ -230,12 +233,15 @@ pub async fn update(
     Ok(changed)
 }
 
+/// Marks an activity done or not done; completing it is a sign of life for
+/// its opportunity.
 pub async fn set_done(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::ActivityId,
     done: bool,
 ) -> AppResult<activity::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let cur = find(&state.db, scope, id).await?;
     ensure_own(auth, &cur)?;
@@ -265,7 +271,13 @@ pub async fn set_done(
     Ok(changed)
 }
 
-pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<activity::Model> {
+/// Deletes an activity (SALES only those it created or is assigned).
+pub async fn delete(
+    state: &AppState,
+    auth: AuthContext,
+    id: crate::domain::ActivityId,
+) -> AppResult<activity::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let cur = find(&state.db, scope, id).await?;
     ensure_own(auth, &cur)?;

@@ -1,5 +1,6 @@
 //! The activity list and an opportunity's timeline, keyset-paged.
 use super::*;
+use crate::domain::{ContactId, OpportunityId, UserId};
 
 /// A page of activities with its total, counted only when asked for.
 pub type ActivityPage = Page<activity::Model, TotalSource>;
@@ -45,16 +46,16 @@ pub async fn list(
         cond = cond.add(activity::Column::Kind.is_in(kinds_in_mask(mask)));
     }
     if let Some(id) = &filter.opportunity_id {
-        let o = opportunities::find(db, scope, parse_id(id, "opportunity")?).await?;
+        let o = opportunities::find(db, scope, OpportunityId::parse(id)?.0).await?;
         cond = cond.add(activity::Column::OpportunityId.eq(o.id));
     }
     if let Some(id) = &filter.contact_id {
-        let c = contacts::find(db, scope, parse_id(id, "contact")?).await?;
+        let c = contacts::find(db, scope, ContactId::parse(id)?.0).await?;
         cond = cond.add(activity::Column::ContactId.eq(c.id));
     }
     if let Some(id) = &filter.assignee_id {
         let u = scope
-            .find_id::<user::Entity>(parse_id(id, "user")?)
+            .find_id::<user::Entity>(UserId::parse(id)?.0)
             .one(db)
             .await?
             .ok_or(AppError::NotFound("user"))?;
@@ -194,6 +195,7 @@ pub async fn timeline(
     ))
 }
 
+/// A timeline's first page from rows its batched loader fetched.
 pub fn timeline_from_rows(
     scope: TenantScope,
     opp: Uuid,

@@ -17,7 +17,7 @@ use super::model::{
 };
 use crate::auth::AuthContext;
 use crate::domain::Role;
-use crate::domain::parse_id;
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::events::{ActivityEventKind as Kind, Event};
 use crate::modules::contact::service as contacts;
@@ -36,6 +36,7 @@ pub use commands::*;
 pub use list::*;
 pub use loaders::*;
 
+/// An activity of the tenant (NOT_FOUND for any other).
 pub async fn find<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
@@ -140,7 +141,7 @@ fn at_of(t: &Times, created: DateTime<Utc>) -> DateTime<Utc> {
 
 async fn assignee<C: ConnectionTrait>(conn: &C, scope: TenantScope, id: &str) -> AppResult<Uuid> {
     let u = scope
-        .find_id::<user::Entity>(parse_id(id, "user")?)
+        .find_id::<user::Entity>(UserId::parse(id)?.0)
         .one(conn)
         .await?
         .ok_or(AppError::NotFound("user"))?;

@@ -189,6 +189,9 @@ pub(super) async fn run_grouped(
     Ok(out)
 }
 
+/// The forecast: potential and weighted potential of the open opportunities
+/// due in each bucket, converted into the tenant's currency and summed by
+/// the database (rounded per row, so totals add up to the rows).
 pub async fn forecast(
     db: &DatabaseConnection,
     auth: AuthContext,

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use super::model::IntakeKeyInput;
 use crate::auth::{AuthContext, random_token, sha256_hex};
-use crate::domain::parse_id;
 use crate::domain::{CurrencyCode, Email, Name, TenantId};
+use crate::domain::{SourceId, StageId};
 use crate::error::{AppError, AppResult};
 use crate::modules::activity::model::ActivityKind;
 use crate::modules::activity::service::{self as activities, NewActivity, Times};
@@ -42,6 +42,7 @@ const IDEMPOTENCY_HOURS: i64 = 24;
 /// The longest message kept, as for any activity note.
 const MAX_MESSAGE_CHARS: usize = 20_000;
 
+/// The tenant's intake keys.
 pub async fn list(state: &AppState, auth: AuthContext) -> AppResult<Vec<intake_key::Model>> {
     Ok(TenantScope(auth.tenant)
         .find::<intake_key::Entity>()
@@ -51,6 +52,7 @@ pub async fn list(state: &AppState, auth: AuthContext) -> AppResult<Vec<intake_k
         .await?)
 }
 
+/// An intake key of the tenant (NOT_FOUND for any other).
 pub async fn find<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
@@ -72,9 +74,9 @@ pub async fn create(
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
     let name = Name::parse("name", &input.name)?.into_inner();
-    let stage = find_stage(db, scope, parse_id(&input.stage_id, "stage")?).await?;
+    let stage = find_stage(db, scope, StageId::parse(&input.stage_id)?.0).await?;
     let source = match &input.source_id {
-        Some(id) => Some(find_source(db, scope, parse_id(id, "source")?).await?.id),
+        Some(id) => Some(find_source(db, scope, SourceId::parse(id)?.0).await?.id),
         None => None,
     };
     let secret = random_token(32);
@@ -96,7 +98,13 @@ pub async fn create(
     Ok((key, secret))
 }
 
-pub async fn revoke(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<intake_key::Model> {
+/// Revokes an intake key: posts with it are refused from now on.
+pub async fn revoke(
+    state: &AppState,
+    auth: AuthContext,
+    id: crate::domain::IntakeKeyId,
+) -> AppResult<intake_key::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let key = find(&state.db, scope, id).await?;
     // the first revocation's time is the one that counts

@@ -128,6 +128,7 @@ impl Reader {
     }
 }
 
+/// The cursor of a board card, as later pages continue from it.
 pub fn column_cursor(v: serde_json::Value, id: Uuid) -> String {
     encode_cursor(&Cursor {
         f: field_name(OpportunitySortField::CreatedAt).into(),

@@ -104,6 +104,7 @@ pub fn status_condition(mask: u8, today: NaiveDate) -> Option<Condition> {
     Some(any)
 }
 
+/// A LIKE pattern matching `s` anywhere, with its wildcards escaped.
 pub fn like_pattern(search: &str) -> String {
     let escaped = search
         .trim()

@@ -1,5 +1,6 @@
 //! `update` and the conditional, version-bumping UPDATE every change goes through.
 use super::*;
+use crate::domain::SourceId;
 
 /// An UPDATE of opportunities that bumps their version and `updatedAt`:
 /// every change to an opportunity is one of these, so clients holding a
@@ -130,14 +131,19 @@ where
     Ok(changed)
 }
 
+/// Edits an opportunity's fields. Each changed field gets a history row in
+/// the same transaction, and the write is conditional on the version the
+/// client read (`expectedVersion`), so two editors never overwrite each
+/// other silently: the second gets CONFLICT.
 pub async fn update(
     state: &AppState,
     auth: AuthContext,
     settings: &TenantSettings,
-    id: Uuid,
+    id: crate::domain::OpportunityId,
     input: UpdateOpportunityInput,
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
     let title = input.title.as_deref().map(title).transpose()?;
@@ -159,7 +165,7 @@ pub async fn update(
     };
     let source = match input.source_id.value() {
         Some(s) => Some(Some(
-            find_source(db, scope, parse_id(s, "source")?).await?.id,
+            find_source(db, scope, SourceId::parse(s)?.0).await?.id,
         )),
         None if input.source_id.is_null() => Some(None),
         None => None,

@@ -1,5 +1,6 @@
 //! Creating opportunities, with their contacts and team.
 use super::*;
+use crate::domain::{ContactId, SourceId, StageId};
 
 pub struct ContactLink {
     pub contact: Uuid,
@@ -14,7 +15,7 @@ pub(super) async fn contact_links<C: ConnectionTrait>(
 ) -> AppResult<Vec<ContactLink>> {
     let mut links: Vec<ContactLink> = Vec::new();
     for c in input {
-        let found = contacts::find(conn, scope, parse_id(&c.contact_id, "contact")?).await?;
+        let found = contacts::find(conn, scope, ContactId::parse(&c.contact_id)?.0).await?;
         if links.iter().any(|l| l.contact == found.id) {
             return Err(AppError::bad_input("contacts", "a contact is listed twice"));
         }
@@ -102,6 +103,9 @@ pub(super) async fn set_team<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Creates an opportunity in a stage, numbered OPP-n in its tenant, with
+/// its contacts and team. Checks what only a request can (the owner is an
+/// active user, the currency has a rate), then writes through `create_in`.
 pub async fn create(
     state: &AppState,
     auth: AuthContext,
@@ -111,7 +115,7 @@ pub async fn create(
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
     let title = title(&input.title)?;
-    let stage = find_stage(db, scope, parse_id(&input.stage_id, "stage")?).await?;
+    let stage = find_stage(db, scope, StageId::parse(&input.stage_id)?.0).await?;
     let potential = parse_amount("potential", input.potential)?;
     let currency = currency(db, scope, settings, input.currency.as_deref()).await?;
     // a named owner must exist in the tenant even when SALES, who always
@@ -126,7 +130,7 @@ pub async fn create(
     };
     let team = team_ids(db, scope, input.team_ids.as_deref().unwrap_or_default()).await?;
     let source = match &input.source_id {
-        Some(id) => Some(find_source(db, scope, parse_id(id, "source")?).await?.id),
+        Some(id) => Some(find_source(db, scope, SourceId::parse(id)?.0).await?.id),
         None => None,
     };
     let links = contact_links(db, scope, input.contacts.as_deref().unwrap_or_default()).await?;
@@ -234,26 +238,5 @@ pub(super) async fn make_clients<C: ConnectionTrait>(
         .into_iter()
         .map(|l| l.contact_id)
         .collect();
-    if linked.is_empty() {
-        return Ok(());
-    }
-    let companies: Vec<Uuid> = scope
-        .find::<contact::Entity>()
-        .filter(contact::Column::Id.is_in(linked.clone()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter_map(|c| c.company_id)
-        .collect();
-    scope
-        .update_many::<contact::Entity>()
-        .col_expr(
-            contact::Column::Lifecycle,
-            Expr::value(ContactLifecycle::Client.as_str()),
-        )
-        .col_expr(contact::Column::UpdatedAt, Expr::value(now()))
-        .filter(contact::Column::Id.is_in(linked.into_iter().chain(companies)))
-        .exec(conn)
-        .await?;
-    Ok(())
+    contacts::make_clients_in(conn, scope, linked).await
 }

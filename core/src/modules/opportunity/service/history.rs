@@ -1,5 +1,6 @@
 //! The change history (field changes and stage changes) and the list query.
 use super::*;
+use crate::domain::{ContactId, PipelineId, SourceId, StageId, UserId};
 
 pub(super) fn history_row(
     scope: TenantScope,
@@ -63,6 +64,7 @@ pub(super) async fn touch<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Every stage an opportunity entered, oldest first.
 pub async fn stage_history(
     state: &AppState,
     auth: AuthContext,
@@ -83,6 +85,7 @@ pub(super) struct HistoryCursor {
     pub(super) id: Uuid,
 }
 
+/// Its field changes, newest first, keyset-paged.
 pub async fn history(
     state: &AppState,
     auth: AuthContext,
@@ -144,13 +147,13 @@ pub async fn list_query(
     let db = &state.db;
     let mut cond = Condition::all();
     if let Some(p) = &filter.pipeline_id {
-        let p = find_pipeline(db, scope, parse_id(p, "pipeline")?).await?;
+        let p = find_pipeline(db, scope, PipelineId::parse(p)?.0).await?;
         cond = cond.add(opportunity::Column::PipelineId.eq(p.id));
     }
     if let Some(ids) = &filter.stage_ids {
         let mut stages = HashSet::new();
         for s in ids {
-            stages.insert(find_stage(db, scope, parse_id(s, "stage")?).await?.id);
+            stages.insert(find_stage(db, scope, StageId::parse(s)?.0).await?.id);
         }
         cond = cond.add(opportunity::Column::StageId.is_in(stages));
     }
@@ -159,18 +162,18 @@ pub async fn list_query(
     }
     if let Some(o) = &filter.owner_id {
         let u = scope
-            .find_id::<user::Entity>(parse_id(o, "user")?)
+            .find_id::<user::Entity>(UserId::parse(o)?.0)
             .one(db)
             .await?
             .ok_or(AppError::NotFound("user"))?;
         cond = cond.add(opportunity::Column::OwnerId.eq(u.id));
     }
     if let Some(s) = &filter.source_id {
-        let s = find_source(db, scope, parse_id(s, "source")?).await?;
+        let s = find_source(db, scope, SourceId::parse(s)?.0).await?;
         cond = cond.add(opportunity::Column::SourceId.eq(s.id));
     }
     if let Some(c) = &filter.contact_id {
-        let c = contacts::find(db, scope, parse_id(c, "contact")?).await?;
+        let c = contacts::find(db, scope, ContactId::parse(c)?.0).await?;
         cond = cond.add(contact_condition(c.id));
     }
     if let Some(d) = filter.due_after {

@@ -1,14 +1,18 @@
 //! Adding and removing an opportunity's contacts.
 use super::*;
+use crate::domain::ContactId;
 
+/// Adds a contact to an opportunity (or changes its role or primary flag):
+/// one primary contact at most, as the list and the board show it.
 pub async fn add_contact(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::OpportunityId,
     input: OpportunityContactInput,
 ) -> AppResult<opportunity::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
-    let c = contacts::find(&state.db, scope, parse_id(&input.contact_id, "contact")?).await?;
+    let c = contacts::find(&state.db, scope, ContactId::parse(&input.contact_id)?.0).await?;
     let role = role(input.role.as_deref())?;
     let primary = input.is_primary.unwrap_or(false);
     let current = find(&state.db, scope, id).await?;
@@ -67,12 +71,15 @@ pub async fn add_contact(
     Ok(changed)
 }
 
+/// Removes a contact from an opportunity.
 pub async fn remove_contact(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
-    contact_id: Uuid,
+    id: crate::domain::OpportunityId,
+    contact_id: crate::domain::ContactId,
 ) -> AppResult<opportunity::Model> {
+    let contact_id = contact_id.0;
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let current = find(&state.db, scope, id).await?;
     contacts::find(&state.db, scope, contact_id).await?;

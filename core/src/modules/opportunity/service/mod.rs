@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use entity::{
-    contact, opportunity, opportunity_change, opportunity_contact, opportunity_team, stage_change,
-    tenant, user,
+    opportunity, opportunity_change, opportunity_contact, opportunity_team, stage_change, tenant,
+    user,
 };
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
@@ -22,11 +22,10 @@ use super::model::{
 };
 use super::query::{ListQuery, contact_condition, search_condition, status_condition};
 use crate::auth::{AuthContext, TenantSettings};
-use crate::domain::parse_id;
+use crate::domain::UserId;
 use crate::domain::{CurrencyCode, Role};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, OpportunityEventKind as Kind};
-use crate::modules::contact::model::ContactLifecycle;
 use crate::modules::contact::service as contacts;
 use crate::modules::pipeline::service::{find_pipeline, find_source, find_stage, has_rate};
 use crate::money::parse_amount;
@@ -45,6 +44,7 @@ pub use history::*;
 pub use links::*;
 pub use moves::*;
 
+/// An opportunity of the tenant (NOT_FOUND for any other).
 pub async fn find<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
@@ -88,7 +88,7 @@ async fn active_user<C: ConnectionTrait>(
     field: &'static str,
 ) -> AppResult<user::Model> {
     let u = scope
-        .find_id::<user::Entity>(parse_id(id, "user")?)
+        .find_id::<user::Entity>(UserId::parse(id)?.0)
         .one(conn)
         .await?
         .ok_or(AppError::NotFound("user"))?;
@@ -101,6 +101,7 @@ async fn active_user<C: ConnectionTrait>(
     Ok(u)
 }
 
+/// A title of 1 to 200 characters, trimmed.
 pub fn title(raw: &str) -> AppResult<String> {
     let t = raw.trim();
     if t.is_empty() || t.chars().count() > 200 {

@@ -107,13 +107,19 @@ pub async fn move_all_from_stage_in<C: ConnectionTrait>(
         .collect())
 }
 
+/// Moves an opportunity to another stage, possibly of another pipeline. The
+/// stage history (and the pipeline history on a cross-pipeline move) is
+/// written in the same transaction: the funnel and the sales cycle are
+/// computed from it.
 pub async fn move_to(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
-    stage_id: Uuid,
+    id: crate::domain::OpportunityId,
+    stage_id: crate::domain::StageId,
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
+    let stage_id = stage_id.0;
+    let id = id.0;
     let target = find_stage(&state.db, TenantScope(auth.tenant), stage_id).await?;
     apply(state, auth, id, expected, Kind::StageChanged, |cur| {
         let mut c = Change::default();
@@ -187,25 +193,31 @@ pub(super) fn status_change(
     Ok(c)
 }
 
+/// Marks an opportunity WON: its probability becomes 100 and its contacts
+/// become clients.
 pub async fn mark_won(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::OpportunityId,
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
+    let id = id.0;
     apply(state, auth, id, expected, Kind::Won, |cur| {
         status_change(cur, "WON", None)
     })
     .await
 }
 
+/// Marks an opportunity LOST, with the reason the team learns from (1 to
+/// 500 characters, required).
 pub async fn mark_lost(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::OpportunityId,
     reason: &str,
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
+    let id = id.0;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(AppError::bad_input(
@@ -219,19 +231,28 @@ pub async fn mark_lost(
     .await
 }
 
+/// Reopens a WON or LOST opportunity: it is OPEN (or LATE) again.
 pub async fn reopen(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::OpportunityId,
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
+    let id = id.0;
     apply(state, auth, id, expected, Kind::Reopened, |cur| {
         status_change(cur, "OPEN", None)
     })
     .await
 }
 
-pub async fn delete(state: &AppState, auth: AuthContext, id: Uuid) -> AppResult<bool> {
+/// Deletes an opportunity and its activities; timeline subscribers hear of
+/// each activity as well.
+pub async fn delete(
+    state: &AppState,
+    auth: AuthContext,
+    id: crate::domain::OpportunityId,
+) -> AppResult<bool> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let current = find(&state.db, scope, id).await?;
     // its activities go with it (ON DELETE CASCADE): timelines hear of it

@@ -137,6 +137,7 @@ pub async fn seed_defaults<C: ConnectionTrait>(conn: &C, scope: TenantScope) -> 
     Ok(())
 }
 
+/// The tenant's pipelines in order; archived ones only when asked for.
 pub async fn pipelines(
     state: &AppState,
     auth: AuthContext,
@@ -152,6 +153,7 @@ pub async fn pipelines(
         .await?)
 }
 
+/// A pipeline of the tenant (NOT_FOUND for any other).
 pub async fn find_pipeline<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
@@ -182,6 +184,8 @@ async fn lock_pipeline<C: ConnectionTrait>(
     one_pipeline(conn, scope.find_id::<pipeline::Entity>(id).lock_exclusive()).await
 }
 
+/// Creates a pipeline with its ordered stages (at least one): a pipeline
+/// without stages could hold no opportunity.
 pub async fn create_pipeline(
     state: &AppState,
     auth: AuthContext,
@@ -213,12 +217,14 @@ pub async fn create_pipeline(
     Ok(p)
 }
 
+/// Renames a pipeline or moves it among the tenant's pipelines.
 pub async fn update_pipeline(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::PipelineId,
     input: UpdatePipelineInput,
 ) -> AppResult<pipeline::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let name = input
         .name
@@ -275,11 +281,14 @@ pub async fn update_pipeline(
     Ok(updated)
 }
 
+/// Archives a pipeline: it leaves the board, its opportunities and history
+/// stay.
 pub async fn archive_pipeline(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::PipelineId,
 ) -> AppResult<pipeline::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let p = find_pipeline(&state.db, scope, id).await?;
     scope

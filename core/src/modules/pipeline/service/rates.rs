@@ -1,6 +1,7 @@
 //! Exchange rates into the tenant's currency.
 use super::*;
 
+/// The tenant's exchange rates.
 pub async fn exchange_rates(
     state: &AppState,
     auth: AuthContext,
@@ -12,6 +13,8 @@ pub async fn exchange_rates(
         .await?)
 }
 
+/// Sets the rate of a foreign currency into the tenant's currency: every
+/// converted total (forecast, pipeline totals) uses it from now on.
 pub async fn set_exchange_rate(
     state: &AppState,
     auth: AuthContext,

@@ -1,6 +1,7 @@
 //! Marketing sources.
 use super::*;
 
+/// The tenant's marketing sources.
 pub async fn sources(
     state: &AppState,
     auth: AuthContext,
@@ -13,6 +14,7 @@ pub async fn sources(
     Ok(q.order_by_asc(source::Column::Name).all(&state.db).await?)
 }
 
+/// A source of the tenant (NOT_FOUND for any other).
 pub async fn find_source<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
@@ -29,6 +31,7 @@ pub(super) fn duplicate_source() -> AppError {
     AppError::bad_input("name", "a source with this name already exists")
 }
 
+/// Adds a marketing source; names are unique in the tenant.
 pub async fn create_source(
     state: &AppState,
     auth: AuthContext,
@@ -48,13 +51,15 @@ pub async fn create_source(
         .map_err(|e| AppError::from_unique(e, duplicate_source))
 }
 
+/// Renames or archives a source; its opportunities keep it.
 pub async fn update_source(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::SourceId,
     name: Option<String>,
     archived: Option<bool>,
 ) -> AppResult<source::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let name = name.as_deref().map(|n| short_name("name", n)).transpose()?;
     let s = find_source(&state.db, scope, id).await?;

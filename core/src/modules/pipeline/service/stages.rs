@@ -103,13 +103,15 @@ pub(super) async fn renumber_stages(
     Ok(())
 }
 
+/// Adds a stage to a pipeline, at a position or last.
 pub async fn add_stage(
     state: &AppState,
     auth: AuthContext,
-    pipeline_id: Uuid,
+    pipeline_id: crate::domain::PipelineId,
     input: StageInput,
     position: Option<i32>,
 ) -> AppResult<stage::Model> {
+    let pipeline_id = pipeline_id.0;
     let scope = TenantScope(auth.tenant);
     let valid = validate_stage(&input)?;
     let txn = crate::db::begin_write(&state.db).await?;
@@ -136,12 +138,16 @@ pub async fn add_stage(
     Ok(created)
 }
 
+/// Renames a stage or changes its probability (which moves the weighted
+/// potential of its open opportunities without an override) or its
+/// rotting threshold.
 pub async fn update_stage(
     state: &AppState,
     auth: AuthContext,
-    id: Uuid,
+    id: crate::domain::StageId,
     input: UpdateStageInput,
 ) -> AppResult<stage::Model> {
+    let id = id.0;
     let scope = TenantScope(auth.tenant);
     let name = input
         .name
@@ -180,12 +186,15 @@ pub async fn update_stage(
     Ok(updated)
 }
 
+/// Puts a pipeline's stages in the given order, which must name each live
+/// stage once.
 pub async fn reorder_stages(
     state: &AppState,
     auth: AuthContext,
-    pipeline_id: Uuid,
+    pipeline_id: crate::domain::PipelineId,
     stage_ids: Vec<Uuid>,
 ) -> AppResult<pipeline::Model> {
+    let pipeline_id = pipeline_id.0;
     let scope = TenantScope(auth.tenant);
     let txn = crate::db::begin_write(&state.db).await?;
     let p = lock_pipeline(&txn, scope, pipeline_id).await?;
@@ -216,9 +225,10 @@ pub async fn reorder_stages(
 pub async fn stage_for_deletion_in<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
-    id: Uuid,
+    id: crate::domain::StageId,
     move_to: Option<Uuid>,
 ) -> AppResult<(stage::Model, Option<stage::Model>)> {
+    let id = id.0;
     let s = find_stage(conn, scope, id).await?;
     lock_pipeline(conn, scope, s.pipeline_id).await?;
     let target = match move_to {
