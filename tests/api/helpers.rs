@@ -80,7 +80,8 @@ pub struct TestApp {
             + Sync,
     >,
     handle: actix_web::dev::ServerHandle,
-    pg_drop: Option<(String, String)>,
+    /// Dropped after the server stops (fields drop after `Drop::drop`).
+    _pg: Option<PgDb>,
     _dir: tempfile::TempDir,
 }
 
@@ -125,7 +126,7 @@ impl TestApp {
         tweak: impl FnOnce(&mut Settings),
     ) -> Option<TestApp> {
         let dir = tempfile::tempdir().unwrap();
-        let (database_url, pg_drop) = match backend {
+        let (database_url, pg) = match backend {
             Backend::Sqlite => (
                 format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
                 None,
@@ -135,26 +136,18 @@ impl TestApp {
                     warn_postgres_skipped();
                     return None;
                 };
-                let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(base.as_str())
-                    .await
-                    .expect("connect to TEST_DATABASE_URL");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .unwrap();
-                admin.close().await.ok();
-                (database_url_with_db(&base, &name), Some((base, name)))
+                let (db, url) = PgDb::create(base).await;
+                (url, Some(db))
             }
         };
-        Some(Self::start(backend, database_url, pg_drop, dir, tweak).await)
+        Some(Self::start(backend, database_url, pg, dir, tweak).await)
     }
 
     /// Starts the real server on port 0 against `database_url`.
     async fn start(
         backend: Backend,
         database_url: String,
-        pg_drop: Option<(String, String)>,
+        pg: Option<PgDb>,
         dir: tempfile::TempDir,
         tweak: impl FnOnce(&mut Settings),
     ) -> TestApp {
@@ -178,7 +171,7 @@ impl TestApp {
             database_url,
             statements,
             handle,
-            pg_drop,
+            _pg: pg,
             _dir: dir,
         }
     }
@@ -328,25 +321,51 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // sends the stop command now; completion is not awaited
         drop(self.handle.stop(false));
-        if let Some((base, name)) = self.pg_drop.take() {
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    if let Ok(db) = Database::connect(base.as_str()).await {
-                        let _ = db
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                            ))
-                            .await;
-                        let _ = db.close().await;
-                    }
-                });
-            })
-            .join();
-        }
+    }
+}
+
+/// A fresh PostgreSQL database, dropped when this goes out of scope (even
+/// when the test panics).
+pub struct PgDb {
+    base: String,
+    name: String,
+}
+
+impl PgDb {
+    pub async fn create(base: String) -> (Self, String) {
+        let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(base.as_str()).await.unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        admin.close().await.ok();
+        let url = database_url_with_db(&base, &name);
+        (Self { base, name }, url)
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let (base, name) = (self.base.clone(), self.name.clone());
+        // Drop cannot await, and the test's runtime may be shutting down
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(db) = Database::connect(base.as_str()).await {
+                    let _ = db
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    let _ = db.close().await;
+                }
+            });
+        })
+        .join();
     }
 }
 

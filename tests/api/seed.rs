@@ -4,10 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use crm_server::seed::{self, SeedError, SeedOptions};
 use entity::{opportunity, opportunity_contact, stage, stage_change, tenant};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use uuid::Uuid;
 
-use crate::helpers::database_url_with_db;
+use crate::helpers::PgDb;
 
 const SCALE: usize = 200;
 
@@ -24,51 +24,6 @@ async fn migrated(url: &str) -> DatabaseConnection {
         .unwrap();
     crm_server::db::migrate(&db).await.unwrap();
     db
-}
-
-/// A fresh PostgreSQL database, dropped when this goes out of scope (even
-/// when the test panics).
-struct PgDb {
-    base: String,
-    name: String,
-}
-
-impl PgDb {
-    async fn create(base: String) -> (Self, String) {
-        let name = format!("crm_test_{}", Uuid::new_v4().simple());
-        let admin = Database::connect(base.as_str()).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        admin.close().await.ok();
-        let url = database_url_with_db(&base, &name);
-        (Self { base, name }, url)
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let (base, name) = (self.base.clone(), self.name.clone());
-        // Drop cannot await, and the test's runtime may be shutting down
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(db) = Database::connect(base.as_str()).await {
-                    let _ = db
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
-                    let _ = db.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// Checks what a `--scale SCALE` run wrote and returns every opportunity's

@@ -13,25 +13,6 @@ const OPP_EVENTS: &str = "subscription($p: ID) { opportunityEvents(pipelineId: $
 const KINDS: &str = "subscription { opportunityEvents { kind } }";
 const ACTIVITY_EVENTS: &str = "subscription($o: ID) { activityEvents(opportunityId: $o) { kind activityId opportunityId activity { id subject done isOverdue } actor { id } at } }";
 
-/// The first pipeline's id and its stage ids, in order.
-async fn pipeline(app: &TestApp, s: &Session) -> (String, Vec<String>) {
-    let v = app
-        .gql(
-            Some(&s.token),
-            "{ pipelines { id stages { id } } }",
-            json!({}),
-        )
-        .await;
-    let p = &v["data"]["pipelines"][0];
-    let stages = p["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
-        .collect();
-    (p["id"].as_str().unwrap().to_string(), stages)
-}
-
 async fn create_opp(
     app: &TestApp,
     s: &Session,
@@ -67,7 +48,7 @@ dual_test!(
     every_opportunity_command_publishes_its_event_after_commit,
     |app| {
         let s = app.sign_up("Live", "live@example.com").await;
-        let (_, stages) = pipeline(&app, &s).await;
+        let (_, stages) = crate::pipelines::sales_pipeline(&app, &s.token).await;
         let mut ws = app.ws_ready(&s.token).await;
         ws.subscribe_live("o", OPP_EVENTS, json!({})).await;
         // the subscription is registered once a first event gets through
@@ -157,7 +138,7 @@ dual_test!(
 
 dual_test!(every_activity_command_publishes_its_event, |app| {
     let s = app.sign_up("Timeline", "tl@example.com").await;
-    let (_, stages) = pipeline(&app, &s).await;
+    let (_, stages) = crate::pipelines::sales_pipeline(&app, &s.token).await;
     let opp = create_opp(&app, &s, &stages[0], "Deal", None).await;
     let other = create_opp(&app, &s, &stages[0], "Other", None).await;
     let mut ws = app.ws_ready(&s.token).await;
@@ -233,8 +214,8 @@ dual_test!(every_activity_command_publishes_its_event, |app| {
 dual_test!(events_reach_only_their_tenant_and_filters, |app| {
     let a = app.sign_up("Tenant A", "a@example.com").await;
     let b = app.sign_up("Tenant B", "b@example.com").await;
-    let (pa, stages_a) = pipeline(&app, &a).await;
-    let (pb, stages_b) = pipeline(&app, &b).await;
+    let (pa, stages_a) = crate::pipelines::sales_pipeline(&app, &a.token).await;
+    let (pb, stages_b) = crate::pipelines::sales_pipeline(&app, &b.token).await;
     let second = ok(
         &app,
         &a,
@@ -317,7 +298,7 @@ dual_test!(events_reach_only_their_tenant_and_filters, |app| {
 
 dual_test!(intake_created_opportunities_are_published, |app| {
     let s = app.sign_up("Web", "web@example.com").await;
-    let (_, stages) = pipeline(&app, &s).await;
+    let (_, stages) = crate::pipelines::sales_pipeline(&app, &s.token).await;
     let key = ok(
         &app,
         &s,
@@ -355,7 +336,7 @@ dual_test!(intake_created_opportunities_are_published, |app| {
 
 dual_test!(the_server_raises_late_and_overdue_once, |app| {
     let s = app.sign_up("Clock", "clock@example.com").await;
-    let (_, stages) = pipeline(&app, &s).await;
+    let (_, stages) = crate::pipelines::sales_pipeline(&app, &s.token).await;
     // the sweep is off on `app`: these transitions happen "while down"
     let late = create_opp(&app, &s, &stages[0], "Overdue deal", Some(&yesterday())).await;
     let on_time = create_opp(&app, &s, &stages[0], "Fine deal", Some("2999-01-01")).await;
@@ -579,7 +560,7 @@ async fn queries_pings_limits_and_completion() {
     // completing one frees a place, and its id may be used again
     ws.send(json!({ "type": "complete", "id": "s0" })).await;
     ws.subscribe_live("s0", KINDS, json!({})).await;
-    let (_, stages) = pipeline(&app, &s).await;
+    let (_, stages) = crate::pipelines::sales_pipeline(&app, &s.token).await;
     create_opp(&app, &s, &stages[0], "Ping", None).await;
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -620,7 +601,7 @@ async fn a_slow_subscriber_is_dropped_without_slowing_others() {
     .await
     .unwrap();
     let s = app.sign_up("Slow", "slow@example.com").await;
-    let (_, stages) = pipeline(&app, &s).await;
+    let (_, stages) = crate::pipelines::sales_pipeline(&app, &s.token).await;
     let id = create_opp(&app, &s, &stages[0], &"t".repeat(200), None).await;
 
     // 20 operations, each selecting the 200-character title 14 times:
@@ -672,8 +653,8 @@ async fn events_cross_instances_through_postgres() {
     let b = a.sibling(|_| {}).await;
     let t1 = a.sign_up("One", "one@example.com").await;
     let t2 = a.sign_up("Two", "two@example.com").await;
-    let (_, stages1) = pipeline(&a, &t1).await;
-    let (_, stages2) = pipeline(&a, &t2).await;
+    let (_, stages1) = crate::pipelines::sales_pipeline(&a, &t1.token).await;
+    let (_, stages2) = crate::pipelines::sales_pipeline(&a, &t2.token).await;
     let mut sub1 = b.ws_ready(&t1.token).await;
     sub1.subscribe_live("o", OPP_EVENTS, json!({})).await;
     let mut sub2 = b.ws_ready(&t2.token).await;
