@@ -11,8 +11,8 @@ pub struct Model {
     pub title: String,
     pub pipeline_id: Uuid,
     pub stage_id: Uuid,
-    /// OPEN, WON or LOST; LATE is derived from the due date, never stored
-    pub status: String,
+    /// LATE is derived from the due date, never stored
+    pub status: Status,
     pub probability_override: Option<i32>,
     pub potential_cents: i64,
     pub currency: String,
@@ -28,6 +28,30 @@ pub struct Model {
     pub late_marked_due: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// What is stored of an opportunity's status: OPEN, WON or LOST. LATE is
+/// derived from the due date in the tenant's time zone, never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Status {
+    #[sea_orm(string_value = "OPEN")]
+    Open,
+    #[sea_orm(string_value = "WON")]
+    Won,
+    #[sea_orm(string_value = "LOST")]
+    Lost,
+}
+
+impl Status {
+    /// The stored text, as history rows and SQL fragments spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "OPEN",
+            Self::Won => "WON",
+            Self::Lost => "LOST",
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

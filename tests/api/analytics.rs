@@ -299,7 +299,7 @@ async fn spread_over_time(app: &TestApp, admin: &Session, tz: Tz, rng: &mut Rng)
     let txn = db.begin().await.unwrap();
     for o in opps {
         let ids = &by_opp[&o.id];
-        let closed = o.status != "OPEN";
+        let closed = o.status != entity::opportunity::Status::Open;
         let events = ids.len() + usize::from(closed);
         let last = if closed && rng.chance(15) {
             let month = this_month - Months::new(rng.range(0, 9) as u32);

@@ -2,12 +2,13 @@
 //! activities, drawn in a fixed order from the tenant's `Rng`.
 use super::generate::Gen;
 use super::*;
+use entity::opportunity::Status;
 
 /// What is drawn first for one opportunity: where it is and how it ends.
 pub(super) struct Course {
     pub(super) created_at: DateTime<Utc>,
     pub(super) pipeline: usize,
-    pub(super) status: &'static str,
+    pub(super) status: Status,
     /// Index of its current stage in the pipeline.
     pub(super) end: usize,
     /// The stages it went through, in order, and the seconds after
@@ -41,7 +42,7 @@ impl Gen {
         let course = self.course(age);
         let stage_entered_at = course.created_at
             + Duration::seconds(course.offsets.last().copied().unwrap_or_default());
-        let closed_at = (course.status != "OPEN")
+        let closed_at = (course.status != Status::Open)
             .then(|| course.created_at + Duration::seconds(course.close_offset));
         let currency = self.currency();
         let rng = &mut self.rng;
@@ -62,8 +63,8 @@ impl Gen {
         let owner_id = self.data.users.get(owner).map(|u| u.id).unwrap_or_default();
         let source_id = rng.percent(80).then(|| rng.pick(&self.source_ids));
         let probability_override =
-            (course.status == "OPEN" && rng.percent(5)).then(|| rng.pick(OVERRIDES));
-        let lost_reason = (course.status == "LOST").then(|| rng.pick(LOST_REASONS).to_string());
+            (course.status == Status::Open && rng.percent(5)).then(|| rng.pick(OVERRIDES));
+        let lost_reason = (course.status == Status::Lost).then(|| rng.pick(LOST_REASONS).to_string());
 
         let primary = self.link_contacts(id, &course);
         self.team_member(id, owner);
@@ -98,7 +99,7 @@ impl Gen {
             title,
             pipeline_id,
             stage_id: stage_ids.get(course.end).copied().unwrap_or_default(),
-            status: course.status.to_string(),
+            status: course.status,
             probability_override,
             potential_cents,
             currency: currency.to_string(),
@@ -130,12 +131,16 @@ impl Gen {
         // closing takes time: the newest opportunities are nearly all open
         let closed_pct = if age < 7 * 86_400 { 3 } else { 35 };
         let status = if rng.percent(closed_pct) {
-            if rng.percent(55) { "WON" } else { "LOST" }
+            if rng.percent(55) {
+                Status::Won
+            } else {
+                Status::Lost
+            }
         } else {
-            "OPEN"
+            Status::Open
         };
         let end = match status {
-            "WON" => last,
+            Status::Won => last,
             // an open deal rarely sits in the final (100%) stage unmarked
             _ => rng.below(last).min(rng.below(last)),
         };
@@ -152,7 +157,7 @@ impl Gen {
         }
         // seconds after created_at: the stage changes, then the close
         let close_offset = match status {
-            "OPEN" => age,
+            Status::Open => age,
             _ => rng.range((age / 10).max(60), age),
         };
         // drawn below close_offset by the path length, so that making the
@@ -225,7 +230,7 @@ impl Gen {
                     is_primary: k == 0,
                     created_at: course.created_at,
                 });
-            if course.status == "WON"
+            if course.status == Status::Won
                 && let Some(won) = self.won_contact.get_mut(c)
             {
                 *won = true;
@@ -296,7 +301,7 @@ impl Gen {
         owner_id: Uuid,
     ) -> Option<DateTime<Utc>> {
         let (created_at, anchor) = (course.created_at, self.anchor);
-        let closed = course.status != "OPEN";
+        let closed = course.status != Status::Open;
         let mut last_activity_at: Option<DateTime<Utc>> = None;
         let kinds: [(&str, &str, i64); 4] = [
             ("NOTE", "Initial request", 0),

@@ -145,11 +145,12 @@ pub fn derive_status(
     m: &entity::opportunity::Model,
     today: chrono::NaiveDate,
 ) -> OpportunityStatus {
-    match m.status.as_str() {
-        "WON" => OpportunityStatus::Won,
-        "LOST" => OpportunityStatus::Lost,
-        _ if m.due_date.is_some_and(|d| d < today) => OpportunityStatus::Late,
-        _ => OpportunityStatus::Open,
+    use entity::opportunity::Status;
+    match m.status {
+        Status::Won => OpportunityStatus::Won,
+        Status::Lost => OpportunityStatus::Lost,
+        Status::Open if m.due_date.is_some_and(|d| d < today) => OpportunityStatus::Late,
+        Status::Open => OpportunityStatus::Open,
     }
 }
 
@@ -159,10 +160,11 @@ pub fn probability_of(
     m: &entity::opportunity::Model,
     stage_probability: i32,
 ) -> (i32, ProbabilitySource) {
-    match m.status.as_str() {
-        "WON" => (100, ProbabilitySource::Closed),
-        "LOST" => (0, ProbabilitySource::Closed),
-        _ => match m.probability_override {
+    use entity::opportunity::Status;
+    match m.status {
+        Status::Won => (100, ProbabilitySource::Closed),
+        Status::Lost => (0, ProbabilitySource::Closed),
+        Status::Open => match m.probability_override {
             Some(p) => (p, ProbabilitySource::Manual),
             None => (stage_probability, ProbabilitySource::Stage),
         },

@@ -153,8 +153,8 @@ impl Opportunity {
             .ok_or(AppError::NotFound("stage"))
     }
     async fn probability_pair(&self, ctx: &Context<'_>) -> AppResult<(i32, ProbabilitySource)> {
-        let stage_p = match self.0.status.as_str() {
-            "OPEN" if self.0.probability_override.is_none() => {
+        let stage_p = match self.0.status {
+            entity::opportunity::Status::Open if self.0.probability_override.is_none() => {
                 self.stage_model(ctx).await?.probability
             }
             _ => 0,
@@ -330,7 +330,7 @@ impl Opportunity {
     /// Open, and idle in its stage (no stage change or activity) for at
     /// least the stage's `rottenAfterDays`.
     async fn is_rotting(&self, ctx: &Context<'_>) -> GqlResult<bool> {
-        if self.0.status != "OPEN" {
+        if self.0.status != entity::opportunity::Status::Open {
             return Ok(false);
         }
         let Some(days) = self.stage_model(ctx).await?.rotten_after_days else {

@@ -106,12 +106,12 @@ pub fn forecast_statements(
         filters = filters.add(opportunity::Column::OwnerId.eq(id));
     }
     let open = Condition::all()
-        .add(opportunity::Column::Status.eq("OPEN"))
+        .add(opportunity::Column::Status.eq(opportunity::Status::Open))
         .add(opportunity::Column::DueDate.gte(p.from))
         .add(opportunity::Column::DueDate.lte(p.to))
         .add(filters.clone());
     let won = Condition::all()
-        .add(opportunity::Column::Status.eq("WON"))
+        .add(opportunity::Column::Status.eq(opportunity::Status::Won))
         .add(instant_range(
             tz,
             opportunity::Column::ClosedAt,

@@ -47,7 +47,7 @@ impl Reader {
         keys: &[PipelineTotalsKey],
     ) -> AppResult<HashMap<PipelineTotalsKey, Totals>> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let open = Condition::all().add(opportunity::Column::Status.eq("OPEN"));
+        let open = Condition::all().add(opportunity::Column::Status.eq(opportunity::Status::Open));
         let found = grouped_totals(self, opportunity::Column::PipelineId, &ids, Some(open)).await?;
         Ok(ids
             .into_iter()

@@ -77,7 +77,7 @@ pub fn status_condition(mask: u8, today: NaiveDate) -> Option<Condition> {
     if mask & OPEN != 0 {
         any = any.add(
             Condition::all()
-                .add(opportunity::Column::Status.eq("OPEN"))
+                .add(opportunity::Column::Status.eq(opportunity::Status::Open))
                 .add(
                     Condition::any()
                         .add(opportunity::Column::DueDate.is_null())
@@ -88,15 +88,15 @@ pub fn status_condition(mask: u8, today: NaiveDate) -> Option<Condition> {
     if mask & LATE != 0 {
         any = any.add(
             Condition::all()
-                .add(opportunity::Column::Status.eq("OPEN"))
+                .add(opportunity::Column::Status.eq(opportunity::Status::Open))
                 .add(opportunity::Column::DueDate.lt(today)),
         );
     }
     if mask & WON != 0 {
-        any = any.add(opportunity::Column::Status.eq("WON"));
+        any = any.add(opportunity::Column::Status.eq(opportunity::Status::Won));
     }
     if mask & LOST != 0 {
-        any = any.add(opportunity::Column::Status.eq("LOST"));
+        any = any.add(opportunity::Column::Status.eq(opportunity::Status::Lost));
     }
     if mask == 0 {
         any = any.add(Expr::cust("1 = 0"));

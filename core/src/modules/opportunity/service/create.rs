@@ -198,7 +198,7 @@ pub async fn create_in<C: ConnectionTrait>(
             title: Set(new.title),
             pipeline_id: Set(new.stage.pipeline_id),
             stage_id: Set(new.stage.id),
-            status: Set("OPEN".into()),
+            status: Set(opportunity::Status::Open),
             probability_override: Set(new.probability_override),
             potential_cents: Set(new.potential_cents),
             currency: Set(new.currency.as_str().to_string()),

@@ -62,7 +62,7 @@ pub async fn add_contact(
         Some(c.id.to_string()),
     )
     .await?;
-    if current.status == "WON" {
+    if current.status == opportunity::Status::Won {
         make_clients(&txn, scope, id).await?;
     }
     txn.commit().await?;

@@ -1,5 +1,6 @@
 //! Stage moves, won/lost/reopen, deletion, and the sweep that raises BECAME_LATE.
 use super::*;
+use entity::opportunity::Status;
 
 /// Records a sign of life (an activity) on an opportunity, in the
 /// caller's transaction, and answers it changed (see isRotting). Not a
@@ -155,30 +156,30 @@ pub async fn move_to(
 /// reopening) and lostReason (only LOST keeps one), with history.
 pub(super) fn status_change(
     cur: &opportunity::Model,
-    to: &str,
+    to: Status,
     lost_reason: Option<&str>,
 ) -> AppResult<Change> {
     if cur.status == to {
         return Err(AppError::bad_input(
             "id",
-            format!("the opportunity is already {}", to.to_lowercase()),
+            format!("the opportunity is already {}", to.as_str().to_lowercase()),
         ));
     }
     let mut c = Change::default();
     c.field(
         "status",
         opportunity::Column::Status,
-        Some(cur.status.clone()),
-        Some(to.to_string()),
+        Some(cur.status.as_str().to_string()),
+        Some(to.as_str().to_string()),
     );
     if let Some(r) = lost_reason {
         c.history
             .push(("lostReason", cur.lost_reason.clone(), Some(r.to_string())));
     }
-    let closed_at = (to != "OPEN").then(now);
+    let closed_at = (to != Status::Open).then(now);
     c.sets
         .push((opportunity::Column::ClosedAt, Expr::value(closed_at)));
-    if to == "OPEN" {
+    if to == Status::Open {
         // reopened past its due date, it becomes LATE again
         c.sets.push((
             opportunity::Column::LateMarkedDue,
@@ -189,7 +190,7 @@ pub(super) fn status_change(
         opportunity::Column::LostReason,
         Expr::value(lost_reason.map(str::to_string)),
     ));
-    c.won = to == "WON";
+    c.won = to == Status::Won;
     Ok(c)
 }
 
@@ -203,7 +204,7 @@ pub async fn mark_won(
 ) -> AppResult<opportunity::Model> {
     let id = id.0;
     apply(state, auth, id, expected, Kind::Won, |cur| {
-        status_change(cur, "WON", None)
+        status_change(cur, Status::Won, None)
     })
     .await
 }
@@ -226,7 +227,7 @@ pub async fn mark_lost(
         ));
     }
     apply(state, auth, id, expected, Kind::Lost, |cur| {
-        status_change(cur, "LOST", Some(reason))
+        status_change(cur, Status::Lost, Some(reason))
     })
     .await
 }
@@ -240,7 +241,7 @@ pub async fn reopen(
 ) -> AppResult<opportunity::Model> {
     let id = id.0;
     apply(state, auth, id, expected, Kind::Reopened, |cur| {
-        status_change(cur, "OPEN", None)
+        status_change(cur, Status::Open, None)
     })
     .await
 }
@@ -307,7 +308,7 @@ pub async fn claim_became_late<C: ConnectionTrait>(db: &C, limit: u64) -> AppRes
         };
         let today = tz.today_at(crate::clock::now());
         let pending = Condition::all()
-            .add(opportunity::Column::Status.eq("OPEN"))
+            .add(opportunity::Column::Status.eq(Status::Open))
             .add(opportunity::Column::DueDate.lt(today))
             .add(
                 opportunity::Column::TenantId.in_subquery(
