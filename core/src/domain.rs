@@ -397,3 +397,15 @@ impl<T> Patch<T> {
         matches!(self, Self::Undefined)
     }
 }
+
+/// A LIKE pattern matching `search` anywhere, case-folded, with its
+/// wildcards escaped (used with `ESCAPE '\\'` where the backend needs it).
+pub fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}

@@ -94,6 +94,20 @@ impl TenantScope {
         self.find::<E>().filter(E::id_column().eq(id))
     }
 
+    /// A row of this tenant by id, or NOT_FOUND naming `what`: a foreign
+    /// id is answered exactly like an unknown one.
+    pub async fn get<E: TenantOwned, C: sea_orm::ConnectionTrait>(
+        self,
+        conn: &C,
+        id: Uuid,
+        what: &'static str,
+    ) -> crate::error::AppResult<E::Model> {
+        self.find_id::<E>(id)
+            .one(conn)
+            .await?
+            .ok_or(crate::error::AppError::NotFound(what))
+    }
+
     pub fn update_many<E: TenantOwned>(self) -> UpdateMany<E> {
         if !app_filter_on() {
             return E::update_many();

@@ -122,8 +122,14 @@ async fn check_scale(db: &DatabaseConnection) -> Vec<(Uuid, i64)> {
         assert_eq!(count, (SCALE / 10) as i64, "{}", t.slug);
     }
     // the tail of the distributions shows up even in a small run
-    assert!(opps.iter().any(|o| o.status == entity::opportunity::Status::Won));
-    assert!(opps.iter().any(|o| o.status == entity::opportunity::Status::Lost));
+    assert!(
+        opps.iter()
+            .any(|o| o.status == entity::opportunity::Status::Won)
+    );
+    assert!(
+        opps.iter()
+            .any(|o| o.status == entity::opportunity::Status::Lost)
+    );
     assert!(opps.iter().any(|o| o.currency != "EUR"));
     assert!(opps.iter().any(|o| o.due_date.is_none()));
 

@@ -64,7 +64,8 @@ impl Gen {
         let source_id = rng.percent(80).then(|| rng.pick(&self.source_ids));
         let probability_override =
             (course.status == Status::Open && rng.percent(5)).then(|| rng.pick(OVERRIDES));
-        let lost_reason = (course.status == Status::Lost).then(|| rng.pick(LOST_REASONS).to_string());
+        let lost_reason =
+            (course.status == Status::Lost).then(|| rng.pick(LOST_REASONS).to_string());
 
         let primary = self.link_contacts(id, &course);
         self.team_member(id, owner);

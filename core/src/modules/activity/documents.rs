@@ -24,11 +24,7 @@ pub async fn find<C: ConnectionTrait>(
     scope: TenantScope,
     id: Uuid,
 ) -> AppResult<document::Model> {
-    scope
-        .find_id::<document::Entity>(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("document"))
+    scope.get::<document::Entity, _>(conn, id, "document").await
 }
 
 fn title(raw: &str) -> AppResult<String> {

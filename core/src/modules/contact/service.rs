@@ -13,7 +13,7 @@ use super::model::{
 };
 use crate::auth::AuthContext;
 use crate::domain::{ContactId, SourceId};
-use crate::domain::{Email, Name, Role};
+use crate::domain::{Email, Name, Role, like_pattern};
 use crate::error::{AppError, AppResult};
 use crate::modules::pipeline::service::find_source;
 use crate::pagination::{
@@ -28,11 +28,7 @@ pub async fn find<C: ConnectionTrait>(
     scope: TenantScope,
     id: Uuid,
 ) -> AppResult<contact::Model> {
-    scope
-        .find_id::<contact::Entity>(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("contact"))
+    scope.get::<contact::Entity, _>(conn, id, "contact").await
 }
 
 /// A phone number: digits with the usual separators (intake uses it too).
@@ -267,16 +263,6 @@ pub async fn delete(
 struct ContactCursor {
     n: String,
     id: Uuid,
-}
-
-fn like_pattern(search: &str) -> String {
-    let escaped = search
-        .trim()
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 fn lower(col: contact::Column) -> Expr {

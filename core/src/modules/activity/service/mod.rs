@@ -42,11 +42,7 @@ pub async fn find<C: ConnectionTrait>(
     scope: TenantScope,
     id: Uuid,
 ) -> AppResult<activity::Model> {
-    scope
-        .find_id::<activity::Entity>(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("activity"))
+    scope.get::<activity::Entity, _>(conn, id, "activity").await
 }
 
 fn subject(raw: &str) -> AppResult<String> {

@@ -109,11 +109,7 @@ async fn find_user<C: ConnectionTrait>(
     scope: TenantScope,
     id: Uuid,
 ) -> AppResult<user::Model> {
-    scope
-        .find_id::<user::Entity>(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("user"))
+    scope.get::<user::Entity, _>(conn, id, "user").await
 }
 
 // ----------------------------------------------------------------- forecast

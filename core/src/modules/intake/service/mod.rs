@@ -59,10 +59,8 @@ pub async fn find<C: ConnectionTrait>(
     id: Uuid,
 ) -> AppResult<intake_key::Model> {
     scope
-        .find_id::<intake_key::Entity>(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("intake key"))
+        .get::<intake_key::Entity, _>(conn, id, "intake key")
+        .await
 }
 
 /// A new key and its secret, which is not kept.

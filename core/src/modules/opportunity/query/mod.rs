@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::model::{LATE, LOST, OPEN, OpportunitySortField, SortDirection, WON};
 use crate::auth::TenantSettings;
+use crate::domain::like_pattern;
 use crate::error::{AppError, AppResult};
 use crate::money::{convert_sql, rate_sql};
 use crate::pagination::{Page, decode_cursor, encode_cursor, saturating_i64, split_page};
@@ -102,17 +103,6 @@ pub fn status_condition(mask: u8, today: NaiveDate) -> Option<Condition> {
         any = any.add(Expr::cust("1 = 0"));
     }
     Some(any)
-}
-
-/// A LIKE pattern matching `s` anywhere, with its wildcards escaped.
-pub fn like_pattern(search: &str) -> String {
-    let escaped = search
-        .trim()
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 /// Reference, title or a contact's name contains `search`.

@@ -51,10 +51,8 @@ pub async fn find<C: ConnectionTrait>(
     id: Uuid,
 ) -> AppResult<opportunity::Model> {
     scope
-        .find_id::<opportunity::Entity>(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("opportunity"))
+        .get::<opportunity::Entity, _>(conn, id, "opportunity")
+        .await
 }
 
 /// ADMIN and MANAGER change anything; SALES only what it owns or is on the

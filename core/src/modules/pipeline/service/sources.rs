@@ -20,11 +20,7 @@ pub async fn find_source<C: ConnectionTrait>(
     scope: TenantScope,
     id: Uuid,
 ) -> AppResult<source::Model> {
-    scope
-        .find_id::<source::Entity>(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("source"))
+    scope.get::<source::Entity, _>(conn, id, "source").await
 }
 
 pub(super) fn duplicate_source() -> AppError {
