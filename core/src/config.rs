@@ -31,6 +31,9 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub refresh_token_ttl: Duration,
     pub cors_allowed_origins: Vec<String>,
+    /// Request headers browsers may send cross-origin, beyond the ones
+    /// common GraphQL clients and tracers add (see `CORS_DEFAULT_HEADERS`).
+    pub cors_allowed_headers: Vec<String>,
     pub graphiql: bool,
     pub workers: usize,
     /// Base URL of this server as clients see it (feed links use it).
@@ -62,6 +65,43 @@ pub struct Settings {
     pub tenant_filter: bool,
     /// The business clock (see `clock`): the system's, except in tests.
     pub clock: crate::clock::Clock,
+}
+
+/// Request headers every browser client may send cross-origin: the ones the
+/// API reads, and the ones common clients and tracers add (Apollo Client's
+/// client awareness, W3C trace context, Sentry, request ids). A preflight
+/// that names one missing here fails in the browser before any request.
+pub const CORS_DEFAULT_HEADERS: &[&str] = &[
+    "authorization",
+    "content-type",
+    "accept",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "traceparent",
+    "tracestate",
+    "sentry-trace",
+    "baggage",
+    "x-request-id",
+];
+
+/// `CORS_ALLOWED_HEADERS`: comma-separated header names (token characters
+/// only, as HTTP defines them), lower-cased.
+fn cors_headers(v: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for h in v.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+        let token = h
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(ConfigError::Invalid {
+                name: "CORS_ALLOWED_HEADERS",
+                reason: format!("{h:?} is not a header name"),
+            });
+        }
+        out.push(h.to_ascii_lowercase());
+    }
+    Ok(out)
 }
 
 fn var(name: &str) -> Option<String> {
@@ -121,6 +161,10 @@ impl Settings {
                     .collect()
             })
             .unwrap_or_default();
+        let cors_allowed_headers = match var("CORS_ALLOWED_HEADERS") {
+            None => Vec::new(),
+            Some(v) => cors_headers(&v)?,
+        };
         let bind_address = parse("BIND_ADDRESS", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
         Ok(Self {
             bind_address,
@@ -135,6 +179,7 @@ impl Settings {
             },
             refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
             cors_allowed_origins,
+            cors_allowed_headers,
             graphiql: parse("GRAPHIQL", true)?,
             workers: parse("WORKERS", 2)?,
             event_buffer: parse("EVENT_BUFFER", 4096)?,

@@ -45,7 +45,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn cors(settings: &Settings) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_headers(
+            crate::config::CORS_DEFAULT_HEADERS
+                .iter()
+                .copied()
+                .chain(settings.cors_allowed_headers.iter().map(String::as_str)),
+        )
         .expose_headers([header::HeaderName::from_static("x-request-id")])
         .block_on_origin_mismatch(false)
         .max_age(3600);

@@ -98,6 +98,7 @@ pub fn test_settings(database_url: String) -> Settings {
         },
         refresh_token_ttl: Duration::from_secs(30 * 86_400),
         cors_allowed_origins: vec!["https://app.example.com".into()],
+        cors_allowed_headers: vec!["x-tenant-hint".into()],
         graphiql: true,
         workers: 1,
         public_url: "http://127.0.0.1".into(),

@@ -238,6 +238,44 @@ dual_test!(query_limits_are_enforced, |app| {
     assert!(v["errors"].is_null(), "{v}");
 });
 
+dual_test!(
+    cors_preflights_pass_for_the_headers_common_clients_add,
+    |app| {
+        let preflight = |headers: &'static str| {
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+                .header("origin", "https://app.example.com")
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", headers)
+                .send()
+        };
+        // what Apollo Client, OpenTelemetry and Sentry add to every request,
+        // and a header the deployment listed in CORS_ALLOWED_HEADERS
+        for headers in [
+            "content-type, apollographql-client-name, apollographql-client-version",
+            "traceparent, tracestate, baggage, sentry-trace, x-request-id",
+            "authorization, x-tenant-hint",
+        ] {
+            let res = preflight(headers).await.unwrap();
+            assert!(res.status().is_success(), "{headers}: {}", res.status());
+            let allowed = res
+                .headers()
+                .get("access-control-allow-headers")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase();
+            for h in headers.split(", ") {
+                assert!(allowed.contains(h), "{h} not in {allowed}");
+            }
+        }
+        // a header nobody listed is still refused
+        let res = preflight("x-unknown-header").await.unwrap();
+        assert_eq!(res.status(), 400);
+        assert!(res.headers().get("access-control-allow-headers").is_none());
+    }
+);
+
 dual_test!(cors_allows_only_listed_origins, |app| {
     let preflight = |origin: &'static str| {
         app.client
