@@ -226,3 +226,19 @@ fn dev_secret(data_dir: &std::path::Path) -> Result<String, ConfigError> {
     );
     Ok(secret)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_headers_are_lowercased_and_checked() {
+        assert_eq!(
+            cors_headers(" X-Tenant-Hint, ,traceparent ").ok(),
+            Some(vec!["x-tenant-hint".to_string(), "traceparent".to_string()])
+        );
+        for bad in ["x bad", "x:bad", "caf\u{e9}", "x\0y", "a(b)"] {
+            assert!(cors_headers(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -409,3 +409,27 @@ pub fn like_pattern(search: &str) -> String {
         .replace('_', "\\_");
     format!("%{escaped}%")
 }
+
+/// A required text of 1 to `max` characters, trimmed: titles, subjects.
+pub fn required_text(field: &'static str, raw: &str, max: usize) -> AppResult<String> {
+    let t = raw.trim();
+    if t.is_empty() || t.chars().count() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must be 1 to {max} characters"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// A percentage, 0 to 100: probabilities.
+pub fn percent(field: &'static str, p: i32) -> AppResult<i32> {
+    if (0..=100).contains(&p) {
+        Ok(p)
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!("{field} must be between 0 and 100"),
+        ))
+    }
+}

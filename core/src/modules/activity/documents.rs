@@ -28,14 +28,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 fn title(raw: &str) -> AppResult<String> {
-    let t = raw.trim();
-    if t.is_empty() || t.chars().count() > 200 {
-        return Err(AppError::bad_input(
-            "title",
-            "title must be 1 to 200 characters",
-        ));
-    }
-    Ok(t.to_string())
+    crate::domain::required_text("title", raw, 200)
 }
 
 fn reference(raw: Option<&str>) -> AppResult<Option<String>> {

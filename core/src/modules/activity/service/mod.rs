@@ -46,14 +46,7 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 fn subject(raw: &str) -> AppResult<String> {
-    let s = raw.trim();
-    if s.is_empty() || s.chars().count() > 200 {
-        return Err(AppError::bad_input(
-            "subject",
-            "subject must be 1 to 200 characters",
-        ));
-    }
-    Ok(s.to_string())
+    crate::domain::required_text("subject", raw, 200)
 }
 
 fn note(raw: Option<&str>) -> AppResult<Option<String>> {

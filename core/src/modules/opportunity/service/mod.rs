@@ -101,25 +101,11 @@ async fn active_user<C: ConnectionTrait>(
 
 /// A title of 1 to 200 characters, trimmed.
 pub fn title(raw: &str) -> AppResult<String> {
-    let t = raw.trim();
-    if t.is_empty() || t.chars().count() > 200 {
-        return Err(AppError::bad_input(
-            "title",
-            "title must be 1 to 200 characters",
-        ));
-    }
-    Ok(t.to_string())
+    crate::domain::required_text("title", raw, 200)
 }
 
 fn probability(field: &'static str, p: i32) -> AppResult<i32> {
-    if (0..=100).contains(&p) {
-        Ok(p)
-    } else {
-        Err(AppError::bad_input(
-            field,
-            format!("{field} must be between 0 and 100"),
-        ))
-    }
+    crate::domain::percent(field, p)
 }
 
 async fn currency<C: ConnectionTrait>(

@@ -50,14 +50,7 @@ fn short_name(field: &'static str, raw: &str) -> AppResult<String> {
 }
 
 fn probability(field: &'static str, p: i32) -> AppResult<i32> {
-    if (0..=100).contains(&p) {
-        Ok(p)
-    } else {
-        Err(AppError::bad_input(
-            field,
-            format!("{field} must be between 0 and 100"),
-        ))
-    }
+    crate::domain::percent(field, p)
 }
 
 fn rotten_days(field: &'static str, d: Option<i32>) -> AppResult<Option<i32>> {
