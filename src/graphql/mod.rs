@@ -1,5 +1,6 @@
 //! Schema assembly, limits and the glue resolvers use to reach shared state.
 pub mod limits;
+mod nulls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,7 +61,8 @@ pub fn build_schema(state: Option<Arc<AppState>>) -> AppSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
-    .extension(ExecutionMarker);
+    .extension(ExecutionMarker)
+    .extension(nulls::FieldErrors);
     if let Some(state) = state {
         builder = builder.data(state);
     }

@@ -90,27 +90,27 @@ const COVERED: &[&str] = &[
 const BAD: &str = "@BAD";
 
 /// The objects of one tenant that the walk points at.
-struct World {
+pub(crate) struct World {
     admin: String,
     member: String,
     sales_pipeline: String,
     sales_stages: Vec<String>,
-    pipeline: String,
+    pub(crate) pipeline: String,
     stages: Vec<String>,
     seeded_sources: Vec<String>,
     source: String,
     company: String,
-    person: String,
+    pub(crate) person: String,
     /// An unlinked PERSON, for addOpportunityContact.
     loose: String,
     /// An unlinked PERSON, for deleteContact.
     spare: String,
     /// In `stages[0]`, OPEN, with contacts, team and source.
-    opp1: String,
+    pub(crate) opp1: String,
     /// In `sales_stages[1]`, LOST.
     opp2: String,
     /// An open TASK on opp1 and person, assigned to member.
-    activity: String,
+    pub(crate) activity: String,
     /// A DRAFT quote of opp1.
     document: String,
     intake_key: String,
@@ -1012,7 +1012,7 @@ fn db_diff(before: &DbSnapshot, after: &DbSnapshot) -> String {
 }
 
 /// Two tenants with one of everything each.
-async fn two_tenants(app: &TestApp) -> (Session, World, Session, World) {
+pub(crate) async fn two_tenants(app: &TestApp) -> (Session, World, Session, World) {
     let sa = app.sign_up("Tenant A", "admin@a.test").await;
     let sb = app.sign_up("Tenant B", "admin@b.test").await;
     let a = populate(app, &sa, "a").await;

@@ -19,6 +19,7 @@ mod activities;
 mod analytics;
 mod binary;
 mod contacts;
+mod field_errors;
 mod hardening;
 mod http_layer;
 mod intake;
