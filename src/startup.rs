@@ -114,7 +114,7 @@ impl Application {
                 source,
             })?;
         let port = listener.local_addr()?.port();
-        let schema = build_schema(Some(state.clone()));
+        let schema = build_schema(Some(state.clone()), settings.introspection);
         let executor = web::Data::new(crate::graphql::Executor::new(settings.workers.max(1))?);
         let graphiql = GraphiqlEnabled(settings.graphiql);
         let workers = settings.workers.max(1);

@@ -35,6 +35,9 @@ pub struct Settings {
     /// common GraphQL clients and tracers add (see `CORS_DEFAULT_HEADERS`).
     pub cors_allowed_headers: Vec<String>,
     pub graphiql: bool,
+    /// Whether the schema answers introspection (`__schema`, `__type`)
+    /// and suggests field names in validation errors.
+    pub introspection: bool,
     pub workers: usize,
     /// Base URL of this server as clients see it (feed links use it).
     pub public_url: String,
@@ -145,6 +148,12 @@ impl Settings {
                     reason: "must be at least 32 characters".into(),
                 });
             }
+            Some(s) if environment == Environment::Production && weak_secret(&s) => {
+                return Err(ConfigError::Invalid {
+                    name: "JWT_SECRET",
+                    reason: "is a placeholder or too predictable for production: generate one with `openssl rand -base64 48`".into(),
+                });
+            }
             Some(s) => s,
             None if environment == Environment::Production => {
                 return Err(ConfigError::MissingJwtSecret);
@@ -180,7 +189,8 @@ impl Settings {
             refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
             cors_allowed_origins,
             cors_allowed_headers,
-            graphiql: parse("GRAPHIQL", true)?,
+            graphiql: parse("GRAPHIQL", environment != Environment::Production)?,
+            introspection: parse("INTROSPECTION", true)?,
             workers: parse("WORKERS", 2)?,
             event_buffer: parse("EVENT_BUFFER", 4096)?,
             ws_send_queue: parse("WS_SEND_QUEUE", 256)?,
@@ -201,6 +211,29 @@ impl Settings {
             clock: crate::clock::Clock::System,
         })
     }
+}
+
+/// A secret anyone could guess: a documented placeholder, or one built
+/// from a handful of distinct characters (`aaaa…`, `abcabc…`, `1234…`).
+pub fn weak_secret(secret: &str) -> bool {
+    let lower = secret.to_ascii_lowercase();
+    let placeholder = [
+        "change-me",
+        "changeme",
+        "change_me",
+        "placeholder",
+        "example",
+        "secret",
+        "password",
+        "replace",
+    ]
+    .iter()
+    .any(|p| lower.contains(p));
+    let distinct = secret
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    placeholder || distinct < 12
 }
 
 /// A development run without JWT_SECRET gets a random secret that survives
@@ -230,6 +263,20 @@ fn dev_secret(data_dir: &std::path::Path) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholder_and_low_entropy_secrets_are_weak() {
+        for weak in [
+            "change-me-change-me-change-me-change-me",
+            "my-super-secret-key-for-jwt-signing-0001",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "abcabcabcabcabcabcabcabcabcabcabcabcabc",
+            "12345678901234567890123456789012",
+        ] {
+            assert!(weak_secret(weak), "{weak}");
+        }
+        assert!(!weak_secret("q3N8vT1zLw0XcY7rBf2KdHs9GmPeJa4U5iRoVn6"));
+    }
 
     #[test]
     fn cors_headers_are_lowercased_and_checked() {

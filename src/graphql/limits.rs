@@ -25,6 +25,21 @@ pub const MAX_TOKENS: usize = 2_000;
 pub const MAX_NESTING: usize = 64;
 /// Fields in the document once every fragment spread is expanded.
 pub const MAX_EXPANDED_FIELDS: usize = 5_000;
+/// Nesting of fields in an operation, fragments expanded. Screens of this
+/// API nest 6 deep (board → stages → opportunities → edges → node →
+/// contact); the limit leaves room without allowing abuse.
+pub const MAX_DEPTH: usize = 12;
+/// Nesting of an operation that only introspects (`__schema`, `__type`).
+/// graphql-js's standard introspection query (what GraphiQL, codegen and
+/// Apollo Sandbox send) nests 14 deep through its nine `ofType` levels.
+pub const MAX_INTROSPECTION_DEPTH: usize = 16;
+/// Cost of an operation as async-graphql computes it: connections count
+/// their page size (100 at most) times what each node costs, plain lists
+/// their typical length. The realistic screens of `tests/api/screens.graphql`
+/// cost 61 (forecast) to 9,401 (the 100-row table with 5 activities each);
+/// three connections of 100 nested in one another (a million nodes) cost
+/// 3,030,301.
+pub const MAX_COST: usize = 20_000;
 /// Directives on one field, fragment or operation.
 pub const MAX_DIRECTIVES_PER_LOCATION: usize = 4;
 /// Directives in the whole document.
@@ -210,6 +225,7 @@ impl Tally {
 struct Expander<'a> {
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     sizes: HashMap<&'a str, usize>,
+    depths: HashMap<&'a str, usize>,
     in_progress: Vec<&'a str>,
 }
 
@@ -228,6 +244,41 @@ impl<'a> Expander<'a> {
             }
         }
         total
+    }
+
+    /// Deepest nesting of fields under `set`, spreads expanded.
+    fn depth(&mut self, set: &'a SelectionSet) -> usize {
+        let mut deepest = 0usize;
+        for sel in &set.items {
+            let n = match &sel.node {
+                Selection::Field(f) => {
+                    1usize.saturating_add(self.depth(&f.node.selection_set.node))
+                }
+                Selection::InlineFragment(i) => self.depth(&i.node.selection_set.node),
+                Selection::FragmentSpread(s) => {
+                    self.fragment_depth(s.node.fragment_name.node.as_str())
+                }
+            };
+            deepest = deepest.max(n);
+        }
+        deepest
+    }
+
+    fn fragment_depth(&mut self, name: &'a str) -> usize {
+        if let Some(n) = self.depths.get(name) {
+            return *n;
+        }
+        if self.in_progress.contains(&name) {
+            return usize::MAX;
+        }
+        let Some((key, def)) = self.fragments.get_key_value(name) else {
+            return 0;
+        };
+        self.in_progress.push(key.as_str());
+        let n = self.depth(&def.node.selection_set.node);
+        self.in_progress.pop();
+        self.depths.insert(key.as_str(), n);
+        n
     }
 
     fn fragment(&mut self, name: &'a str) -> usize {
@@ -249,21 +300,171 @@ impl<'a> Expander<'a> {
     }
 }
 
+/// Whether every root field of an operation is `__schema`, `__type` or
+/// `__typename`.
+fn introspection_only(set: &SelectionSet) -> bool {
+    set.items.iter().all(|sel| match &sel.node {
+        Selection::Field(f) => f.node.name.node.starts_with("__"),
+        Selection::InlineFragment(_) | Selection::FragmentSpread(_) => false,
+    })
+}
+
+/// `12345` as `12,345`, as the cost messages print figures.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && digits.len().saturating_sub(i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Refuses an operation whose cost, as async-graphql's validation
+/// computes it from each field's complexity, is over [`MAX_COST`], naming
+/// both figures; and reports the cost of every other operation in the
+/// response's `extensions.cost`, so a client developer sees how close a
+/// screen is to the limit.
+pub struct CostLimit;
+
+impl async_graphql::extensions::ExtensionFactory for CostLimit {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(CostLimitExtension::default())
+    }
+}
+
+#[derive(Default)]
+struct CostLimitExtension {
+    cost: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for CostLimitExtension {
+    async fn validation(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextValidation<'_>,
+    ) -> Result<async_graphql::ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if result.complexity > MAX_COST {
+            return Err(vec![ServerError::new(
+                format!(
+                    "query cost {} exceeds the limit of {}: ask for fewer items per page or fewer nested lists",
+                    thousands(result.complexity),
+                    thousands(MAX_COST)
+                ),
+                None,
+            )]);
+        }
+        self.cost
+            .store(result.complexity, std::sync::atomic::Ordering::Relaxed);
+        Ok(result)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx, operation_name).await;
+        let cost = self.cost.load(std::sync::atomic::Ordering::Relaxed);
+        response.extensions.insert(
+            "cost".to_owned(),
+            Value::from_json(serde_json::json!({ "requested": cost, "limit": MAX_COST }))
+                .unwrap_or(Value::Null),
+        );
+        response
+    }
+}
+
+/// With `INTROSPECTION=false`, an operation that asks for `__schema` or
+/// `__type` is refused with a message that says so (async-graphql alone
+/// would answer `null` without a word).
+pub struct NoIntrospection;
+
+impl async_graphql::extensions::ExtensionFactory for NoIntrospection {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(NoIntrospection)
+    }
+}
+
+fn introspects(set: &SelectionSet) -> bool {
+    set.items.iter().any(|sel| match &sel.node {
+        Selection::Field(f) => {
+            matches!(f.node.name.node.as_str(), "__schema" | "__type")
+                || introspects(&f.node.selection_set.node)
+        }
+        Selection::InlineFragment(i) => introspects(&i.node.selection_set.node),
+        Selection::FragmentSpread(_) => false,
+    })
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for NoIntrospection {
+    async fn prepare_request(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        mut request: Request,
+        next: async_graphql::extensions::NextPrepareRequest<'_>,
+    ) -> async_graphql::ServerResult<Request> {
+        let asks = request.parsed_query().is_ok_and(|doc| {
+            doc.operations
+                .iter()
+                .any(|(_, op)| introspects(&op.node.selection_set.node))
+                || doc
+                    .fragments
+                    .values()
+                    .any(|f| introspects(&f.node.selection_set.node))
+        });
+        if asks {
+            return Err(ServerError::new(
+                "introspection is turned off on this server (INTROSPECTION=false): use the published schema.graphql",
+                None,
+            ));
+        }
+        next.run(ctx, request).await
+    }
+}
+
 fn check_document(doc: &ExecutableDocument) -> Result<(), Refusal> {
     let mut tally = Tally::default();
     let mut expander = Expander {
         fragments: &doc.fragments,
         sizes: HashMap::new(),
+        depths: HashMap::new(),
         in_progress: Vec::new(),
     };
     let mut expanded = 0usize;
     for (_, op) in doc.operations.iter() {
+        let set = &op.node.selection_set.node;
+        let (limit, what) = if introspection_only(set) {
+            (MAX_INTROSPECTION_DEPTH, "an introspection query")
+        } else {
+            (MAX_DEPTH, "an operation")
+        };
+        let depth = expander.depth(set);
+        if depth > limit {
+            return Err(Refusal::new(
+                VALIDATION,
+                format!(
+                    "query depth {} exceeds the limit of {limit} for {what}",
+                    if depth == usize::MAX {
+                        "(a fragment cycle)".to_owned()
+                    } else {
+                        depth.to_string()
+                    }
+                ),
+            ));
+        }
         tally.directives(&op.node.directives)?;
         for v in &op.node.variable_definitions {
             tally.directives(&v.node.directives)?;
         }
-        tally.selection_set(&op.node.selection_set.node, true)?;
-        expanded = expanded.saturating_add(expander.size(&op.node.selection_set.node));
+        tally.selection_set(set, true)?;
+        expanded = expanded.saturating_add(expander.size(set));
     }
     for (name, def) in &doc.fragments {
         tally.directives(&def.node.directives)?;

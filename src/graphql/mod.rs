@@ -45,24 +45,29 @@ pub struct Subscription(OpportunitySubscription, ActivitySubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-pub const MAX_DEPTH: usize = 10;
-/// Roughly the number of fields a response may resolve: connections
-/// count their page size, plain lists their typical length.
-pub const MAX_COMPLEXITY: usize = 10_000;
 pub const MAX_RECURSIVE_DEPTH: usize = 32;
-pub use limits::MAX_ALIASES;
+pub use limits::{MAX_ALIASES, MAX_COST, MAX_DEPTH};
 
-pub fn build_schema(state: Option<Arc<AppState>>) -> AppSchema {
+/// The schema; `introspection: false` (the `INTROSPECTION` setting) turns
+/// off `__schema`, `__type` and field suggestions.
+pub fn build_schema(state: Option<Arc<AppState>>, introspection: bool) -> AppSchema {
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
     .extension(ExecutionMarker)
+    .extension(limits::CostLimit)
     .extension(nulls::FieldErrors);
+    if !introspection {
+        // a schema that does not describe itself does not hint at field
+        // names in its errors either
+        builder = builder
+            .disable_introspection()
+            .disable_suggestions()
+            .extension(limits::NoIntrospection);
+    }
     if let Some(state) = state {
         builder = builder.data(state);
     }
@@ -71,7 +76,7 @@ pub fn build_schema(state: Option<Arc<AppState>>) -> AppSchema {
 
 /// The SDL that `schema.graphql` must equal.
 pub fn sdl() -> String {
-    build_schema(None).sdl()
+    build_schema(None, true).sdl()
 }
 
 pub trait ContextState {

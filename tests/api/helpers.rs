@@ -100,6 +100,7 @@ pub fn test_settings(database_url: String) -> Settings {
         cors_allowed_origins: vec!["https://app.example.com".into()],
         cors_allowed_headers: vec!["x-tenant-hint".into()],
         graphiql: true,
+        introspection: true,
         workers: 1,
         public_url: "http://127.0.0.1".into(),
         event_buffer: 4096,

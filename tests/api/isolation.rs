@@ -1276,7 +1276,7 @@ fn id_positions(
 /// of any field of any object type (Query, Mutation, Subscription and the
 /// rest), and fields of input objects at any depth.
 fn schema_id_positions() -> BTreeSet<String> {
-    let schema = crm_server::graphql::build_schema(None);
+    let schema = crm_server::graphql::build_schema(None, true);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

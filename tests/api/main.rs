@@ -24,6 +24,7 @@ mod hardening;
 mod http_layer;
 mod intake;
 mod isolation;
+mod limits;
 mod n_plus_one;
 mod opportunities;
 mod pipelines;
