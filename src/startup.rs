@@ -86,6 +86,7 @@ impl Application {
             db,
             jwt: JwtService::new(settings.jwt.clone()),
             refresh_ttl: settings.refresh_token_ttl,
+            refresh_reuse_grace: settings.refresh_reuse_grace,
             calendar_key: crate::auth::sha256_hex(&format!(
                 "calendar-feed:{}",
                 settings.jwt.secret

@@ -30,6 +30,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub jwt: JwtSettings,
     pub refresh_token_ttl: Duration,
+    /// `REFRESH_REUSE_GRACE_SECS`: see `AppState::refresh_reuse_grace`.
+    pub refresh_reuse_grace: Duration,
     pub cors_allowed_origins: Vec<String>,
     /// Request headers browsers may send cross-origin, beyond the ones
     /// common GraphQL clients and tracers add (see `CORS_DEFAULT_HEADERS`).
@@ -187,6 +189,7 @@ impl Settings {
                 access_ttl: Duration::from_secs(access_ttl),
             },
             refresh_token_ttl: Duration::from_secs(refresh_days * 86_400),
+            refresh_reuse_grace: Duration::from_secs(parse("REFRESH_REUSE_GRACE_SECS", 30)?),
             cors_allowed_origins,
             cors_allowed_headers,
             graphiql: parse("GRAPHIQL", environment != Environment::Production)?,

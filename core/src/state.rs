@@ -11,6 +11,10 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: JwtService,
     pub refresh_ttl: Duration,
+    /// How long a used refresh token may be presented again (two tabs
+    /// refreshing at once) and still get a new pair instead of revoking
+    /// its family.
+    pub refresh_reuse_grace: Duration,
     /// Key of the calendar feed tokens (derived from the JWT secret).
     pub calendar_key: Vec<u8>,
     /// Base URL clients reach this server at, for links it hands out.

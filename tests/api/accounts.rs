@@ -136,6 +136,12 @@ dual_test!(login_is_throttled_after_five_failures, |app| {
 const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken user { email } tenant { slug } } }";
 
 dual_test!(refresh_rotates_and_reuse_revokes_the_family, |app| {
+    // reuse after the grace window (none here) revokes the family
+    let app = TestApp::spawn_with(app.backend, |s| {
+        s.refresh_reuse_grace = std::time::Duration::ZERO;
+    })
+    .await
+    .unwrap();
     let s = app.sign_up("Refresh Co", "ann@refresh.co").await;
     let first = app.gql(None, REFRESH, json!({ "t": s.refresh })).await;
     let r1 = first["data"]["refreshSession"]["refreshToken"]
@@ -173,7 +179,47 @@ dual_test!(refresh_rotates_and_reuse_revokes_the_family, |app| {
     assert_eq!(code(&bad), "UNAUTHENTICATED");
 });
 
+dual_test!(two_tabs_refreshing_at_once_both_stay_signed_in, |app| {
+    let s = app.sign_up("Tabs Co", "ann@tabs.co").await;
+    // two tabs present the same refresh token at the same moment
+    let (a, b) = futures_util::future::join(
+        app.gql(None, REFRESH, json!({ "t": s.refresh })),
+        app.gql(None, REFRESH, json!({ "t": s.refresh })),
+    )
+    .await;
+    let mut refreshes = Vec::new();
+    for v in [&a, &b] {
+        assert!(v["errors"].is_null(), "both tabs refresh: {v}");
+        let access = v["data"]["refreshSession"]["accessToken"].as_str().unwrap();
+        let me = app.gql(Some(access), ME, json!({})).await;
+        assert_eq!(me["data"]["me"]["email"], "ann@tabs.co", "{me}");
+        refreshes.push(
+            v["data"]["refreshSession"]["refreshToken"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_ne!(refreshes[0], refreshes[1]);
+    // every returned refresh token rotates on its own
+    for r in &refreshes {
+        let v = app.gql(None, REFRESH, json!({ "t": r })).await;
+        assert!(v["errors"].is_null(), "{v}");
+    }
+    // logging out ends the whole family, both tabs' tokens included
+    let q = "mutation($t: String!) { logout(refreshToken: $t) }";
+    let v = app.gql(None, q, json!({ "t": s.refresh })).await;
+    assert_eq!(v["data"]["logout"], true, "{v}");
+    let v = app.gql(None, REFRESH, json!({ "t": s.refresh })).await;
+    assert_eq!(code(&v), "UNAUTHENTICATED");
+});
+
 dual_test!(concurrent_refreshes_let_at_most_one_through, |app| {
+    let app = TestApp::spawn_with(app.backend, |s| {
+        s.refresh_reuse_grace = std::time::Duration::ZERO;
+    })
+    .await
+    .unwrap();
     let s = app.sign_up("Race Co", "ann@race.co").await;
     let calls = (0..6).map(|_| app.gql(None, REFRESH, json!({ "t": s.refresh })));
     let results = futures_util::future::join_all(calls).await;
@@ -187,8 +233,15 @@ dual_test!(concurrent_refreshes_let_at_most_one_through, |app| {
 dual_test!(logout_revokes_the_session, |app| {
     let s = app.sign_up("Logout Co", "ann@logout.co").await;
     let q = "mutation($t: String!) { logout(refreshToken: $t) }";
-    let anon = app.gql(None, q, json!({ "t": s.refresh })).await;
-    assert_eq!(code(&anon), "UNAUTHENTICATED");
+    // without an access token, the refresh token alone is the proof
+    let anon = app.gql(None, q, json!({ "t": "unknown" })).await;
+    assert_eq!(anon["data"]["logout"], false, "{anon}");
+    let tab = app.login(&s.slug, "ann@logout.co", PASSWORD).await;
+    let tab_refresh = tab["data"]["login"]["refreshToken"].as_str().unwrap();
+    let anon = app.gql(None, q, json!({ "t": tab_refresh })).await;
+    assert_eq!(anon["data"]["logout"], true, "{anon}");
+    let r = app.gql(None, REFRESH, json!({ "t": tab_refresh })).await;
+    assert_eq!(code(&r), "UNAUTHENTICATED");
     let unknown = app.gql(Some(&s.token), q, json!({ "t": "unknown" })).await;
     assert_eq!(unknown["data"]["logout"], false);
     // another device of the same user keeps its session

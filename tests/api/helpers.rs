@@ -97,6 +97,7 @@ pub fn test_settings(database_url: String) -> Settings {
             access_ttl: Duration::from_secs(900),
         },
         refresh_token_ttl: Duration::from_secs(30 * 86_400),
+        refresh_reuse_grace: Duration::from_secs(30),
         cors_allowed_origins: vec!["https://app.example.com".into()],
         cors_allowed_headers: vec!["x-tenant-hint".into()],
         graphiql: true,

@@ -78,13 +78,15 @@ impl AccountMutation {
     }
 
     /// Ends the session that the refresh token belongs to. False when the
-    /// token is unknown or belongs to someone else.
+    /// token is unknown or belongs to someone else. Works without an access
+    /// token too (an SPA whose access token expired can still log out): the
+    /// refresh token is itself the proof.
     async fn logout(
         &self,
         ctx: &Context<'_>,
         #[graphql(secret)] refresh_token: String,
     ) -> GqlResult<bool> {
-        Ok(service::logout(ctx.state()?, ctx.auth()?, &refresh_token).await?)
+        Ok(service::logout(ctx.state()?, ctx.auth().ok(), &refresh_token).await?)
     }
 
     /// Changes the caller's password and signs out every refresh session.

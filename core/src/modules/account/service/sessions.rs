@@ -101,8 +101,10 @@ pub async fn login(
 
 /// Rotates a refresh token. The conditional UPDATE is what makes a token
 /// single-use: of two concurrent refreshes only one sees a row affected.
-/// A token presented again after use revokes its whole family, since one
-/// of the two presenters must be a thief.
+/// A token presented again within `refresh_reuse_grace` of its first use
+/// (two browser tabs refreshing at the same moment) gets a new pair in the
+/// same family; presented again later, it revokes its whole family, since
+/// one of the two presenters must be a thief.
 pub async fn refresh(state: &AppState, token: &str) -> AppResult<Session> {
     let hash = sha256_hex(token);
     let ts = now();
@@ -124,6 +126,15 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<Session> {
     };
     let scope = TenantScope(TenantId(row.tenant_id));
     if claimed.rows_affected != 1 {
+        let grace = Duration::from_std(state.refresh_reuse_grace).map_err(AppError::internal)?;
+        let in_grace = row
+            .used_at
+            .is_some_and(|used| ts <= used + grace && ts < row.expires_at);
+        if in_grace && row.revoked_at.is_none() {
+            // the same holder again, within seconds: a second pair in the
+            // same family, which logout and a later reuse still revoke
+            return issue_in_family(state, txn, scope, &row).await;
+        }
         if row.used_at.is_some() && row.revoked_at.is_none() {
             revoke_family(&txn, scope, row.family_id).await?;
             txn.commit().await?;
@@ -134,6 +145,17 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<Session> {
         }
         return Err(invalid_refresh());
     }
+    issue_in_family(state, txn, scope, &row).await
+}
+
+/// Issues a new pair in the family of `row` for its user, if the user and
+/// tenant are still active; otherwise revokes the family.
+async fn issue_in_family(
+    state: &AppState,
+    txn: sea_orm::DatabaseTransaction,
+    scope: TenantScope,
+    row: &refresh_token::Model,
+) -> AppResult<Session> {
     let user = scope
         .find_id::<user::Entity>(row.user_id)
         .one(&txn)
@@ -181,17 +203,36 @@ pub(super) async fn revoke_user_sessions<C: ConnectionTrait>(
 }
 
 /// Ends the session the refresh token belongs to. Answers false when the
-/// token is unknown or not the caller's.
-pub async fn logout(state: &AppState, auth: AuthContext, token: &str) -> AppResult<bool> {
-    let scope = TenantScope(auth.tenant);
-    let row = scope
-        .find::<refresh_token::Entity>()
-        .filter(refresh_token::Column::TokenHash.eq(sha256_hex(token)))
-        .filter(refresh_token::Column::UserId.eq(auth.user.0))
-        .one(&state.db)
-        .await?;
+/// token is unknown or, for a signed-in caller, not the caller's. Without
+/// an access token the refresh token alone proves the session, as it does
+/// for `refresh`.
+pub async fn logout(state: &AppState, auth: Option<AuthContext>, token: &str) -> AppResult<bool> {
+    let hash = sha256_hex(token);
+    let row = match auth {
+        Some(auth) => {
+            TenantScope(auth.tenant)
+                .find::<refresh_token::Entity>()
+                .filter(refresh_token::Column::TokenHash.eq(hash))
+                .filter(refresh_token::Column::UserId.eq(auth.user.0))
+                .one(&state.db)
+                .await?
+        }
+        // the token's hash is the lookup key, as in `refresh`: its tenant
+        // comes from the row
+        None => {
+            refresh_token::Entity::find()
+                .filter(refresh_token::Column::TokenHash.eq(hash))
+                .one(&state.db)
+                .await?
+        }
+    };
     let Some(row) = row else { return Ok(false) };
-    revoke_family(&state.db, scope, row.family_id).await?;
+    revoke_family(
+        &state.db,
+        TenantScope(TenantId(row.tenant_id)),
+        row.family_id,
+    )
+    .await?;
     Ok(true)
 }
 
