@@ -88,6 +88,7 @@ pub const CORS_DEFAULT_HEADERS: &[&str] = &[
     "sentry-trace",
     "baggage",
     "x-request-id",
+    "idempotency-key",
 ];
 
 /// `CORS_ALLOWED_HEADERS`: comma-separated header names (token characters

@@ -258,10 +258,13 @@ dual_test!(
         for headers in [
             "content-type, apollographql-client-name, apollographql-client-version",
             "traceparent, tracestate, baggage, sentry-trace, x-request-id",
+            "authorization, idempotency-key",
             "authorization, x-tenant-hint",
         ] {
             let res = preflight(headers).await.unwrap();
             assert!(res.status().is_success(), "{headers}: {}", res.status());
+            // browsers may cache the preflight for an hour
+            assert_eq!(res.headers().get("access-control-max-age").unwrap(), "3600");
             let allowed = res
                 .headers()
                 .get("access-control-allow-headers")
@@ -273,6 +276,23 @@ dual_test!(
                 assert!(allowed.contains(h), "{h} not in {allowed}");
             }
         }
+        // the request id stays readable by the page
+        let res = app
+            .client
+            .post(app.url("/graphql"))
+            .header("origin", "https://app.example.com")
+            .json(&serde_json::json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        let exposed = res
+            .headers()
+            .get("access-control-expose-headers")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(exposed.contains("x-request-id"), "{exposed}");
         // a header nobody listed is still refused
         let res = preflight("x-unknown-header").await.unwrap();
         assert_eq!(res.status(), 400);

@@ -84,6 +84,7 @@ const COVERED: &[&str] = &[
     "Mutation.deleteStage(id)",
     "Mutation.deleteStage(moveOpportunitiesTo)",
     "Mutation.archivePipeline(id)",
+    "Mutation.unarchivePipeline(id)",
 ];
 
 /// Stands for the ID under test in a probe's variables.
@@ -841,6 +842,13 @@ fn probes(a: &World) -> Vec<Probe> {
             "Mutation.archivePipeline(id)",
             Kind::Pipeline,
             "mutation($id: ID!) { archivePipeline(id: $id) { id } }",
+            json!({ "id": BAD }),
+            &a.pipeline,
+        ),
+        probe(
+            "Mutation.unarchivePipeline(id)",
+            Kind::Pipeline,
+            "mutation($id: ID!) { unarchivePipeline(id: $id) { id } }",
             json!({ "id": BAD }),
             &a.pipeline,
         ),

@@ -105,12 +105,24 @@ impl PipelineMutation {
         ))
     }
 
-    /// Hides the pipeline from listings; its opportunities stay.
+    /// Hides the pipeline from listings; its opportunities stay. An
+    /// archived pipeline's stages take no new opportunities (creating or
+    /// moving one there is BAD_USER_INPUT) until it is unarchived.
     #[graphql(guard = "RoleGuard::ADMIN")]
     async fn archive_pipeline(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Pipeline> {
         let id = PipelineId::parse(&id)?;
         Ok(Pipeline(
-            service::archive_pipeline(ctx.state()?, ctx.auth()?, id).await?,
+            service::set_pipeline_archived(ctx.state()?, ctx.auth()?, id, true).await?,
+        ))
+    }
+
+    /// Brings an archived pipeline back to the board, with everything it
+    /// held. Unarchiving a pipeline that is not archived changes nothing.
+    #[graphql(guard = "RoleGuard::ADMIN")]
+    async fn unarchive_pipeline(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Pipeline> {
+        let id = PipelineId::parse(&id)?;
+        Ok(Pipeline(
+            service::set_pipeline_archived(ctx.state()?, ctx.auth()?, id, false).await?,
         ))
     }
 

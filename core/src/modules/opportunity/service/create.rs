@@ -115,7 +115,7 @@ pub async fn create(
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
     let title = title(&input.title)?;
-    let stage = find_stage(db, scope, StageId::parse(&input.stage_id)?.0).await?;
+    let stage = find_open_stage(db, scope, StageId::parse(&input.stage_id)?.0, "stageId").await?;
     let potential = parse_amount("potential", input.potential)?;
     let currency = currency(db, scope, settings, input.currency.as_deref()).await?;
     // a named owner must exist in the tenant even when SALES, who always

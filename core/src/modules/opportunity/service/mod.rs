@@ -27,7 +27,9 @@ use crate::domain::{CurrencyCode, Role};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, OpportunityEventKind as Kind};
 use crate::modules::contact::service as contacts;
-use crate::modules::pipeline::service::{find_pipeline, find_source, find_stage, has_rate};
+use crate::modules::pipeline::service::{
+    find_open_stage, find_pipeline, find_source, find_stage, has_rate,
+};
 use crate::money::parse_amount;
 use crate::pagination::{Page, decode_cursor, encode_cursor, page_size, split_page};
 use crate::state::AppState;

@@ -121,7 +121,7 @@ pub async fn move_to(
 ) -> AppResult<opportunity::Model> {
     let stage_id = stage_id.0;
     let id = id.0;
-    let target = find_stage(&state.db, TenantScope(auth.tenant), stage_id).await?;
+    let target = find_open_stage(&state.db, TenantScope(auth.tenant), stage_id, "stageId").await?;
     apply(state, auth, id, expected, Kind::StageChanged, |cur| {
         let mut c = Change::default();
         if cur.stage_id == target.id {

@@ -274,19 +274,20 @@ pub async fn update_pipeline(
     Ok(updated)
 }
 
-/// Archives a pipeline: it leaves the board, its opportunities and history
-/// stay.
-pub async fn archive_pipeline(
+/// Archives a pipeline (it leaves the board and takes no new opportunities;
+/// its opportunities and history stay) or brings it back.
+pub async fn set_pipeline_archived(
     state: &AppState,
     auth: AuthContext,
     id: crate::domain::PipelineId,
+    archived: bool,
 ) -> AppResult<pipeline::Model> {
     let id = id.0;
     let scope = TenantScope(auth.tenant);
     let p = find_pipeline(&state.db, scope, id).await?;
     scope
         .update_many::<pipeline::Entity>()
-        .col_expr(pipeline::Column::Archived, Expr::value(true))
+        .col_expr(pipeline::Column::Archived, Expr::value(archived))
         .col_expr(pipeline::Column::UpdatedAt, Expr::value(now()))
         .filter(pipeline::Column::Id.eq(p.id))
         .exec(&state.db)

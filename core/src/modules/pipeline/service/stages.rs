@@ -54,6 +54,27 @@ pub async fn find_stage<C: ConnectionTrait>(
         .ok_or(AppError::NotFound("stage"))
 }
 
+/// A stage that can receive opportunities: live, in a pipeline that is not
+/// archived. An archived pipeline keeps what it holds but takes nothing new
+/// until it is unarchived.
+pub async fn find_open_stage<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    id: Uuid,
+    field: &'static str,
+) -> AppResult<stage::Model> {
+    let s = find_stage(conn, scope, id).await?;
+    if find_pipeline(conn, scope, s.pipeline_id).await?.archived {
+        return Err(AppError::BadInput {
+            message: format!(
+                "{field}: the stage belongs to an archived pipeline; unarchive the pipeline first"
+            ),
+            field: Some(field),
+        });
+    }
+    Ok(s)
+}
+
 pub(super) async fn live_stages<C: ConnectionTrait>(
     conn: &C,
     scope: TenantScope,
