@@ -1,6 +1,6 @@
 //! Relay cursor pagination: page sizes and opaque keyset cursors.
 use base64::Engine;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{AppError, AppResult};
 
@@ -35,18 +35,57 @@ pub fn list_complexity(child: usize, typical: usize) -> usize {
     typical.saturating_mul(child).saturating_add(1)
 }
 
-pub fn encode_cursor<T: Serialize>(key: &T) -> String {
-    let json = serde_json::to_vec(key).unwrap_or_default();
+/// Which list a cursor belongs to: a short digest of what defines the list
+/// (its kind, parent, filter and order). A cursor carries it, so a cursor
+/// from one board column handed to another column, or to the same list
+/// filtered or ordered differently, is refused instead of answering an
+/// overlapping page. It detects mistakes; it is not a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListKey(String);
+
+impl ListKey {
+    /// The key of the list described by `what` (its `Debug` form: a tuple
+    /// of the list's name and the inputs that define it).
+    pub fn of<T: std::fmt::Debug + ?Sized>(what: &T) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("{what:?}").as_bytes());
+        Self(hex::encode(digest.get(..6).unwrap_or_default()))
+    }
+}
+
+#[derive(Serialize)]
+struct Sealed<'a, T> {
+    l: &'a str,
+    k: &'a T,
+}
+
+#[derive(Deserialize)]
+struct Opened<T> {
+    l: String,
+    k: T,
+}
+
+/// The opaque cursor of the row at `key` in the list `list`.
+pub fn encode_cursor<T: Serialize>(list: &ListKey, key: &T) -> String {
+    let json = serde_json::to_vec(&Sealed { l: &list.0, k: key }).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-/// A cursor that does not decode is the client's mistake, named as such.
-pub fn decode_cursor<T: DeserializeOwned>(cursor: &str) -> AppResult<T> {
+/// A cursor that does not decode, or that another list issued, is the
+/// client's mistake, named as such.
+pub fn decode_cursor<T: DeserializeOwned>(list: &ListKey, cursor: &str) -> AppResult<T> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this list"))
+        .and_then(|b| serde_json::from_slice::<Opened<T>>(&b).ok())
+        .filter(|o| o.l == list.0)
+        .map(|o| o.k)
+        .ok_or_else(|| {
+            AppError::bad_input(
+                "after",
+                "after is not a cursor of this list (same parent, filter and order)",
+            )
+        })
 }
 
 /// Where a forward page stands; the GraphQL layer answers it as `PageInfo`.
@@ -129,5 +168,16 @@ mod tests {
         assert_eq!(connection_complexity(2, Some(-5)), 1);
         assert_eq!(split_page(vec![1, 2, 3], 2), (vec![1, 2], true));
         assert_eq!(split_page(vec![1, 2], u64::MAX), (vec![1, 2], false));
+    }
+
+    #[test]
+    fn a_cursor_opens_only_in_its_own_list() {
+        let a = ListKey::of(&("stage", 1, 3));
+        let b = ListKey::of(&("stage", 2, 3));
+        let c = encode_cursor(&a, &42_i64);
+        assert_eq!(decode_cursor::<i64>(&a, &c).ok(), Some(42));
+        assert!(decode_cursor::<i64>(&b, &c).is_err());
+        assert!(decode_cursor::<i64>(&a, "not a cursor").is_err());
+        assert!(decode_cursor::<String>(&a, &c).is_err());
     }
 }

@@ -894,13 +894,73 @@ dual_test!(moving_across_pipelines_and_the_board, |app| {
     assert_eq!(st[1]["opportunities"]["pageInfo"]["hasNextPage"], true);
     // the column's next page continues where the board stopped
     let cursor = st[1]["opportunities"]["pageInfo"]["endCursor"].clone();
+    let column = "query($id: ID!, $st: ID!, $a: String, $o: OpportunityOrder) { pipeline(id: $id) { stage(id: $st) { name opportunities(first: 2, after: $a, orderBy: $o) { pageInfo { endCursor } nodes { title } } } } }";
     let more = app
-        .gql(Some(&s.token), "query($id: ID!, $a: String) { pipeline(id: $id) { stages { opportunities(first: 2, after: $a) { nodes { title } } } } }", json!({ "id": pid, "a": cursor }))
+        .gql(
+            Some(&s.token),
+            column,
+            json!({ "id": pid, "st": stages[1], "a": cursor }),
+        )
         .await;
     assert_eq!(
-        more["data"]["pipeline"]["stages"][1]["opportunities"]["nodes"],
-        json!([{ "title": "N0" }])
+        more["data"]["pipeline"]["stage"]["opportunities"]["nodes"],
+        json!([{ "title": "N0" }]),
+        "{more}"
     );
+    // a cursor from one column is refused by another, not answered with
+    // an overlapping page; the rest of the answer stands
+    let v = app
+        .gql(
+            Some(&s.token),
+            column,
+            json!({ "id": pid, "st": stages[0], "a": cursor }),
+        )
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    assert_eq!(field(&v), "after");
+    assert_eq!(v["data"]["pipeline"], json!({ "stage": null }), "{v}");
+    // so is one from the same column in another order
+    let by_title = json!({ "field": "TITLE", "direction": "ASC" });
+    let v = app
+        .gql(
+            Some(&s.token),
+            column,
+            json!({ "id": pid, "st": stages[1], "a": cursor, "o": by_title }),
+        )
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    // a column in its own order, paged on
+    let v = app
+        .gql(
+            Some(&s.token),
+            column,
+            json!({ "id": pid, "st": stages[1], "o": by_title }),
+        )
+        .await;
+    let col = &v["data"]["pipeline"]["stage"]["opportunities"];
+    assert_eq!(
+        col["nodes"],
+        json!([{ "title": "N0" }, { "title": "N1" }]),
+        "{v}"
+    );
+    let v = app
+        .gql(
+            Some(&s.token),
+            column,
+            json!({ "id": pid, "st": stages[1], "o": by_title, "a": col["pageInfo"]["endCursor"] }),
+        )
+        .await;
+    assert_eq!(
+        v["data"]["pipeline"]["stage"]["opportunities"]["nodes"],
+        json!([{ "title": "N2" }]),
+        "{v}"
+    );
+    // a stage of another pipeline is not one of this pipeline's
+    let v = app
+        .gql(Some(&s.token), column, json!({ "id": pid, "st": x }))
+        .await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+    assert_eq!(v["data"]["pipeline"]["stage"], Value::Null);
     // closed ones leave the column but can be asked for
     let first_n = app
         .gql(

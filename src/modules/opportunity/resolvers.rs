@@ -17,6 +17,7 @@ use crate::graphql::ContextState;
 use crate::loaders::load_one;
 use crate::pagination::{connection_complexity, page_size};
 use crate::tenancy::TenantScope;
+use crm_core::modules::opportunity::model::SortDirection;
 
 async fn connection(
     ctx: &Context<'_>,
@@ -47,19 +48,25 @@ pub async fn stage_column(
     ctx: &Context<'_>,
     stage: Uuid,
     mask: u8,
+    order: Option<crm_core::modules::opportunity::model::OpportunityOrder>,
     first: Option<i32>,
     after: Option<String>,
 ) -> AppResult<OpportunityConnection> {
     let scope = TenantScope(ctx.auth()?.tenant);
-    let q = query::stage_column(scope, stage, mask, ctx.tenant_settings()?.today());
-    if after.is_some() {
+    let order = order.map_or(query::COLUMN_ORDER, |o| {
+        (o.field, o.direction.unwrap_or(SortDirection::Asc))
+    });
+    let q = query::stage_column(scope, stage, mask, ctx.tenant_settings()?.today(), order);
+    // the board's first pages in its own order come from one batch for all
+    // columns; a later page, or a column in another order, is its own query
+    if after.is_some() || order != query::COLUMN_ORDER {
         return connection(ctx, q, first, after).await;
     }
     let first = page_size(first)?;
     let rows = load_one(ctx, StageColumnKey { stage, mask, first })
         .await?
         .unwrap_or_default();
-    let page = query::column_page(rows, first);
+    let page = query::column_page(&q, rows, first);
     Ok(OpportunityConnection {
         page_info: page.page_info,
         rows: page.rows,

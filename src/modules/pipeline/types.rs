@@ -6,7 +6,9 @@ use rust_decimal::Decimal;
 use crate::auth::ContextAuth;
 use crate::error::GqlResult;
 use crate::loaders::{PipelineKey, load_one};
-use crate::modules::opportunity::types::{OpportunityConnection, OpportunityStatus, status_mask};
+use crate::modules::opportunity::types::{
+    OpportunityConnection, OpportunityOrder, OpportunityStatus, status_mask,
+};
 use crate::modules::opportunity::{self, Totals};
 use crate::money::{Money, rate_to_decimal};
 use crate::pagination::{connection_complexity, count_i32};
@@ -37,6 +39,20 @@ impl Pipeline {
             .await?
             .unwrap_or_default();
         Ok(stages.into_iter().map(Stage).collect())
+    }
+    /// One stage of this pipeline, to load one board column on its own (its
+    /// `opportunities(after:)` pages further). NOT_FOUND (and null) when
+    /// the id is not a stage of this pipeline.
+    async fn stage(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Stage>> {
+        let id = crate::domain::StageId::parse(&id)?.0;
+        let stages = load_one(ctx, super::service::PipelineStagesKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let stage = stages
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or(crate::error::AppError::NotFound("stage"))?;
+        Ok(Some(Stage(stage)))
     }
     /// Open (OPEN + LATE) opportunities of this pipeline.
     async fn open_count(&self, ctx: &Context<'_>) -> GqlResult<i32> {
@@ -104,7 +120,9 @@ impl Stage {
         ))
     }
     /// The board column: by default the opportunities still in play,
-    /// newest first.
+    /// newest first; `orderBy` sorts the column as the opportunities list
+    /// does. Its cursors belong to this column, statuses and order: a
+    /// cursor from another column is BAD_USER_INPUT.
     #[graphql(complexity = "connection_complexity(child_complexity, first)")]
     async fn opportunities(
         &self,
@@ -112,11 +130,13 @@ impl Stage {
         #[graphql(default_with = "default_statuses()")] statuses: Option<Vec<OpportunityStatus>>,
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
+        order_by: Option<OpportunityOrder>,
     ) -> GqlResult<OpportunityConnection> {
         Ok(opportunity::resolvers::stage_column(
             ctx,
             self.0.id,
             status_mask(statuses.as_deref()),
+            order_by.map(Into::into),
             first,
             after,
         )

@@ -17,7 +17,7 @@ use crate::domain::{Email, Name, Role, like_pattern};
 use crate::error::{AppError, AppResult};
 use crate::modules::pipeline::service::find_source;
 use crate::pagination::{
-    Page, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
+    ListKey, Page, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
 };
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
@@ -282,6 +282,7 @@ pub async fn list(
 ) -> AppResult<ContactPage> {
     let first = page_size(first)?;
     let scope = TenantScope(auth.tenant);
+    let list = ListKey::of(&("contacts", &filter));
     let mut cond = Condition::all();
     if let Some(k) = filter.kind {
         cond = cond.add(contact::Column::Kind.eq(k.as_str()));
@@ -306,7 +307,7 @@ pub async fn list(
     );
     let mut q = scope.find::<contact::Entity>().filter(cond);
     if let Some(a) = after {
-        let c: ContactCursor = decode_cursor(&a)?;
+        let c: ContactCursor = decode_cursor(&list, &a)?;
         q = q.filter(
             Condition::any()
                 .add(lower(contact::Column::Name).gt(c.n.clone()))
@@ -328,10 +329,13 @@ pub async fn list(
         .into_iter()
         .map(|m| {
             (
-                encode_cursor(&ContactCursor {
-                    n: m.name.to_lowercase(),
-                    id: m.id,
-                }),
+                encode_cursor(
+                    &list,
+                    &ContactCursor {
+                        n: m.name.to_lowercase(),
+                        id: m.id,
+                    },
+                ),
                 m,
             )
         })

@@ -40,6 +40,7 @@ pub async fn list(
     let first = page_size(first)?;
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
+    let list = ListKey::of(&("activities", &filter));
     let mut cond = Condition::all();
     let mask = kinds_mask(filter.kinds.as_deref());
     if mask != 15 {
@@ -79,7 +80,7 @@ pub async fn list(
     }
     let mut q = scope.find::<activity::Entity>().filter(cond.clone());
     if let Some(a) = after {
-        let c: AtCursor = decode_cursor(&a)?;
+        let c: AtCursor = decode_cursor(&list, &a)?;
         q = q.filter(
             Condition::any().add(activity::Column::AtMs.gt(c.ms)).add(
                 Condition::all()
@@ -99,10 +100,13 @@ pub async fn list(
         .into_iter()
         .map(|m| {
             (
-                encode_cursor(&AtCursor {
-                    ms: m.at_ms,
-                    id: m.id,
-                }),
+                encode_cursor(
+                    &list,
+                    &AtCursor {
+                        ms: m.at_ms,
+                        id: m.id,
+                    },
+                ),
                 m,
             )
         })
@@ -131,13 +135,21 @@ pub(super) struct TimelineCursor {
     pub(super) id: Uuid,
 }
 
-pub(super) fn timeline_cursor(a: &activity::Model) -> String {
+/// Which timeline: one opportunity's activities of the kinds in `mask`.
+fn timeline_list(opp: Uuid, mask: u8) -> ListKey {
+    ListKey::of(&("timeline", opp, mask))
+}
+
+pub(super) fn timeline_cursor(list: &ListKey, a: &activity::Model) -> String {
     let d = i64::from(a.done);
-    encode_cursor(&TimelineCursor {
-        d,
-        k: if a.done { -a.at_ms } else { a.at_ms },
-        id: a.id,
-    })
+    encode_cursor(
+        list,
+        &TimelineCursor {
+            d,
+            k: if a.done { -a.at_ms } else { a.at_ms },
+            id: a.id,
+        },
+    )
 }
 
 pub(super) fn timeline_condition(opp: Uuid, mask: u8) -> Condition {
@@ -161,7 +173,7 @@ pub async fn timeline(
     let cond = timeline_condition(opp, mask);
     let mut q = scope.find::<activity::Entity>().filter(cond.clone());
     if let Some(a) = after {
-        let c: TimelineCursor = decode_cursor(&a)?;
+        let c: TimelineCursor = decode_cursor(&timeline_list(opp, mask), &a)?;
         let d = || Expr::cust(DONE_SQL);
         let k = || Expr::cust(KEY_SQL);
         q = q.filter(
@@ -184,7 +196,11 @@ pub async fn timeline(
         .all(&state.db)
         .await?;
     let (rows, more) = split_page(rows, first);
-    let rows: Vec<_> = rows.into_iter().map(|m| (timeline_cursor(&m), m)).collect();
+    let list = timeline_list(opp, mask);
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|m| (timeline_cursor(&list, &m), m))
+        .collect();
     Ok(Page::new(
         rows,
         more,
@@ -204,11 +220,12 @@ pub fn timeline_from_rows(
     rows: Vec<activity::Model>,
 ) -> ActivityPage {
     let more = rows.len() as u64 > first;
+    let list = timeline_list(opp, mask);
     let rows: Vec<_> = rows
         .into_iter()
         // page sizes are at most MAX_PAGE; the fallback keeps every row
         .take(usize::try_from(first).unwrap_or(usize::MAX))
-        .map(|m| (timeline_cursor(&m), m))
+        .map(|m| (timeline_cursor(&list, &m), m))
         .collect();
     Page::new(
         rows,

@@ -23,7 +23,7 @@ use crate::events::{ActivityEventKind as Kind, Event};
 use crate::modules::contact::service as contacts;
 use crate::modules::opportunity::service as opportunities;
 use crate::pagination::{
-    Page, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
+    ListKey, Page, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
 };
 use crate::reader::Reader;
 use crate::state::AppState;

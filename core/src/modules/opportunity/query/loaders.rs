@@ -129,13 +129,16 @@ impl Reader {
 }
 
 /// The cursor of a board card, as later pages continue from it.
-pub fn column_cursor(v: serde_json::Value, id: Uuid) -> String {
-    encode_cursor(&Cursor {
-        f: field_name(OpportunitySortField::CreatedAt).into(),
-        d: dir_name(SortDirection::Desc).into(),
-        v,
-        id,
-    })
+pub fn column_cursor(list: &ListKey, v: serde_json::Value, id: Uuid) -> String {
+    encode_cursor(
+        list,
+        &Cursor {
+            f: field_name(OpportunitySortField::CreatedAt).into(),
+            d: dir_name(SortDirection::Desc).into(),
+            v,
+            id,
+        },
+    )
 }
 
 /// The team of an opportunity.

@@ -19,7 +19,7 @@ use crate::auth::TenantSettings;
 use crate::domain::like_pattern;
 use crate::error::{AppError, AppResult};
 use crate::money::{convert_sql, rate_sql};
-use crate::pagination::{Page, decode_cursor, encode_cursor, saturating_i64, split_page};
+use crate::pagination::{ListKey, Page, decode_cursor, encode_cursor, saturating_i64, split_page};
 use crate::reader::Reader;
 use crate::tenancy::TenantScope;
 
@@ -174,6 +174,8 @@ pub struct ListQuery {
     pub condition: Condition,
     pub field: OpportunitySortField,
     pub direction: SortDirection,
+    /// Which list this is, as its cursors carry it.
+    pub list: ListKey,
 }
 
 impl ListQuery {
@@ -276,39 +278,50 @@ fn row_sort_value(
     })
 }
 
+/// The order of a board column unless the client asks for another.
+pub const COLUMN_ORDER: (OpportunitySortField, SortDirection) =
+    (OpportunitySortField::CreatedAt, SortDirection::Desc);
+
 /// A board column's list: the stage's opportunities with the statuses of
-/// `mask`, newest first.
+/// `mask`, in `order` (newest first by default).
 pub fn stage_column(
     scope: TenantScope,
     stage: Uuid,
     mask: u8,
     today: chrono::NaiveDate,
+    order: (OpportunitySortField, SortDirection),
 ) -> ListQuery {
     let mut condition = Condition::all().add(opportunity::Column::StageId.eq(stage));
     if let Some(c) = status_condition(mask, today) {
         condition = condition.add(c);
     }
+    let (field, direction) = order;
     ListQuery {
         scope,
         condition,
-        field: OpportunitySortField::CreatedAt,
-        direction: SortDirection::Desc,
+        field,
+        direction,
+        list: ListKey::of(&("stage", stage, mask, field, direction)),
     }
 }
 
 /// The opportunities a contact is on, newest first.
 pub fn contact_opportunities(scope: TenantScope, contact: Uuid) -> ListQuery {
+    let (field, direction) = COLUMN_ORDER;
     ListQuery {
         scope,
         condition: contact_condition(contact),
-        field: OpportunitySortField::CreatedAt,
-        direction: SortDirection::Desc,
+        field,
+        direction,
+        list: ListKey::of(&("contact", contact, field, direction)),
     }
 }
 
 /// A board column's first page from its batched rows (`first + 1` of them
-/// at most), with the cursors later pages continue from.
+/// at most, newest first), with the cursors later pages of `q` continue
+/// from.
 pub fn column_page(
+    q: &ListQuery,
     rows: Vec<(serde_json::Value, opportunity::Model)>,
     first: u64,
 ) -> OpportunityPage {
@@ -317,7 +330,7 @@ pub fn column_page(
         .into_iter()
         // page sizes are at most MAX_PAGE; the fallback keeps every row
         .take(usize::try_from(first).unwrap_or(usize::MAX))
-        .map(|(v, m)| (column_cursor(v, m.id), m))
+        .map(|(v, m)| (column_cursor(&q.list, v, m.id), m))
         .collect();
     Page::new(rows, more, ())
 }
@@ -341,7 +354,7 @@ pub async fn page(
     };
     let mut select = q.base().column_as(Expr::cust(sort.clone()), "sort_key");
     if let Some(after) = after {
-        let c: Cursor = decode_cursor(after)?;
+        let c: Cursor = decode_cursor(&q.list, after)?;
         if c.f != field_name(q.field) || c.d != dir_name(q.direction) {
             return Err(bad_cursor());
         }
@@ -377,7 +390,7 @@ pub async fn page(
             v: row_sort_value(q.field, &r)?,
             id: m.id,
         };
-        rows.push((encode_cursor(&cursor), m));
+        rows.push((encode_cursor(&q.list, &cursor), m));
     }
     Ok(Page::new(rows, more, ()))
 }

@@ -95,13 +95,14 @@ pub async fn history(
 ) -> AppResult<Page<opportunity_change::Model, i64>> {
     let first = page_size(first)?;
     let scope = TenantScope(auth.tenant);
+    let list = ListKey::of(&("history", id));
     let base = scope
         .find::<opportunity_change::Entity>()
         .filter(opportunity_change::Column::OpportunityId.eq(id));
     let total = crate::pagination::saturating_i64(base.clone().count(&state.db).await?);
     let mut q = base;
     if let Some(a) = after {
-        let c: HistoryCursor = decode_cursor(&a)?;
+        let c: HistoryCursor = decode_cursor(&list, &a)?;
         q = q.filter(
             Condition::any()
                 .add(opportunity_change::Column::ChangedAt.lt(c.at))
@@ -123,10 +124,13 @@ pub async fn history(
         .into_iter()
         .map(|m| {
             (
-                encode_cursor(&HistoryCursor {
-                    at: m.changed_at,
-                    id: m.id,
-                }),
+                encode_cursor(
+                    &list,
+                    &HistoryCursor {
+                        at: m.changed_at,
+                        id: m.id,
+                    },
+                ),
                 m,
             )
         })
@@ -194,5 +198,6 @@ pub async fn list_query(
         condition: cond,
         field,
         direction,
+        list: ListKey::of(&("opportunities", filter, field, direction)),
     })
 }

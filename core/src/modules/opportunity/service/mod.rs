@@ -31,7 +31,7 @@ use crate::modules::pipeline::service::{
     find_open_stage, find_pipeline, find_source, find_stage, has_rate,
 };
 use crate::money::parse_amount;
-use crate::pagination::{Page, decode_cursor, encode_cursor, page_size, split_page};
+use crate::pagination::{ListKey, Page, decode_cursor, encode_cursor, page_size, split_page};
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
