@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, ServerError, Variables};
 use futures_util::StreamExt;
@@ -284,10 +283,7 @@ pub async fn get(
 ) -> HttpResponse {
     let params = params_from_query_string(req.query_string());
     if matches!(params, Ok(None)) && wants_html(&req) && graphiql.0 {
-        return HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CONTENT_SECURITY_POLICY, super::GRAPHIQL_CSP))
-            .body(GraphiQLSource::build().endpoint("/graphql").finish());
+        return super::graphiql::page();
     }
     let Some(media) = negotiate(&req) else {
         return not_acceptable();

@@ -1,4 +1,5 @@
 //! The HTTP surface: GraphQL over HTTP, GraphiQL, health probes, CORS.
+pub mod graphiql;
 pub mod graphql;
 pub mod request;
 pub mod ws;
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(crate::modules::intake::http::post))
             .default_service(web::to(crate::modules::intake::http::method_not_allowed)),
     )
+    .route("/graphiql/{version}/{file}", web::get().to(graphiql::asset))
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz));
 }
@@ -99,10 +101,6 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
         .add((header::REFERRER_POLICY, "no-referrer"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
 }
-
-/// The GraphiQL page's policy: its scripts and styles come from unpkg,
-/// it talks to this origin only (HTTP and WebSocket), and no one may frame it.
-pub const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self' 'unsafe-inline' https://unpkg.com; style-src 'self' 'unsafe-inline' https://unpkg.com; font-src 'self' data: https://unpkg.com; img-src 'self' data: https:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))

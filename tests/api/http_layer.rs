@@ -200,7 +200,49 @@ dual_test!(graphiql_is_served_to_browsers, |app| {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert!(ct(&res).starts_with("text/html"));
-    assert!(res.text().await.unwrap().contains("graphiql"));
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // no CDN and no inline script: everything the page loads is ours
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    let html = res.text().await.unwrap();
+    let assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/graphiql/"))
+        .collect();
+    assert_eq!(assets.len(), 5, "{html}");
+    assert!(!html.contains("https://"), "{html}");
+    let mut sizes = Vec::new();
+    for a in &assets {
+        let res = app.client.get(app.url(a)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{a}");
+        let kind = if a.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(ct(&res).starts_with(kind), "{a}: {}", ct(&res));
+        assert!(
+            res.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        let body = res.bytes().await.unwrap();
+        assert!(!body.is_empty());
+        sizes.push(body.len());
+    }
+    assert!(sizes.iter().sum::<usize>() > 1_000_000, "{sizes:?}");
+    let res = app
+        .client
+        .get(app.url("/graphiql/0.0.0/graphiql.min.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // off: neither the page nor its assets
     let off = TestApp::spawn_with(app.backend, |s| s.graphiql = false)
         .await
         .unwrap();
@@ -212,6 +254,10 @@ dual_test!(graphiql_is_served_to_browsers, |app| {
         .await
         .unwrap();
     assert_ne!(res.status(), 200);
+    for a in &assets {
+        let res = off.client.get(off.url(a)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{a}");
+    }
 });
 
 dual_test!(query_limits_are_enforced, |app| {

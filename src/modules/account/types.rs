@@ -79,7 +79,10 @@ pub struct AuthPayload {
     /// Short-lived JWT; send it as `Authorization: Bearer <token>`.
     pub access_token: String,
     /// Opaque and single-use: `refreshSession` returns a new one each time.
-    /// Presenting a used one again revokes the whole session.
+    /// Presenting a used one again more than 30 seconds (the server's
+    /// `REFRESH_REUSE_GRACE_SECS`) after its first use revokes the whole
+    /// session; within that window (two tabs refreshing at once) it is
+    /// exchanged again.
     pub refresh_token: String,
     /// When the access token expires.
     pub expires_at: DateTime<Utc>,
