@@ -1,6 +1,17 @@
 # Multi-stage build: compile in the Rust image, run from a slim Debian.
-FROM rust:1.95-bookworm AS build
+# cargo-chef builds the dependencies in their own layer from a recipe of
+# the manifests only, so editing the project's code rebuilds the project,
+# not its ~400 dependencies.
+FROM lukemathwalker/cargo-chef:latest-rust-1.95-bookworm AS chef
 WORKDIR /src
+
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --recipe-path recipe.json
 COPY . .
 RUN cargo build --release --bin crm-server
 

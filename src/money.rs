@@ -1,6 +1,6 @@
 //! Money as the API shows it; the exact arithmetic is the kernel's.
+use crate::scalars::Decimal;
 use async_graphql::SimpleObject;
-use rust_decimal::Decimal;
 
 pub use crm_core::money::*;
 
@@ -16,7 +16,7 @@ pub struct Money {
 impl Money {
     pub fn from_cents(cents: i64, currency: impl Into<String>) -> Self {
         Self {
-            amount: Decimal::new(cents, 2),
+            amount: Decimal(rust_decimal::Decimal::new(cents, 2)),
             currency: currency.into(),
         }
     }

@@ -33,3 +33,33 @@ impl ScalarType for Date {
         Value::String(self.0.format("%Y-%m-%d").to_string())
     }
 }
+
+/// An exact decimal number, written as a string so that no client rounds
+/// it through a binary float: "1234.50", "-0.25".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Decimal(pub rust_decimal::Decimal);
+
+/// An exact decimal number as a string ("1234.50"; answers always use a
+/// dot and no exponent). Inputs also take a JSON number, read from its
+/// literal digits, never through a binary float.
+#[Scalar(
+    name = "Decimal",
+    specified_by_url = "https://speleotrove.com/decimal/daconvs.html#refnumsyn"
+)]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let text = match &value {
+            Value::String(s) => s.trim().to_string(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err(InputValueError::expected_type(value)),
+        };
+        rust_decimal::Decimal::from_str_exact(&text)
+            .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
+            .map(Decimal)
+            .map_err(|_| InputValueError::custom("expected a decimal number such as \"1234.50\""))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}

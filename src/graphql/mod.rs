@@ -59,7 +59,8 @@ pub fn build_schema(state: Option<Arc<AppState>>, introspection: bool) -> AppSch
     .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
     .extension(ExecutionMarker)
     .extension(limits::CostLimit)
-    .extension(nulls::FieldErrors);
+    .extension(nulls::FieldErrors)
+    .extension(SchemaDescription);
     if !introspection {
         // a schema that does not describe itself does not hint at field
         // names in its errors either
@@ -76,7 +77,50 @@ pub fn build_schema(state: Option<Arc<AppState>>, introspection: bool) -> AppSch
 
 /// The SDL that `schema.graphql` must equal.
 pub fn sdl() -> String {
-    build_schema(None, true).sdl()
+    let sdl = build_schema(None, true)
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by());
+    // async-graphql prints no schema description: add ours to the schema
+    // block, as introspection answers it
+    match sdl.rfind("schema {") {
+        Some(at) => format!(
+            "{}\"\"\"\n{SCHEMA_DESCRIPTION}\n\"\"\"\n{}",
+            sdl.get(..at).unwrap_or_default(),
+            sdl.get(at..).unwrap_or_default()
+        ),
+        None => sdl,
+    }
+}
+
+/// What `__schema { description }` answers and `schema.graphql` prints.
+pub const SCHEMA_DESCRIPTION: &str = "The CRM API: business opportunities moving through pipelines, with their contacts, activities and documents, and live updates over subscriptions. Every error carries extensions.code.";
+
+/// Answers `__schema { description }` with this API's description.
+/// async-graphql answers the description of the `__Schema` type itself
+/// there ("A GraphQL Schema defines the capabilities of a GraphQL
+/// server..."), which clients then print as if it were ours.
+struct SchemaDescription;
+
+impl ExtensionFactory for SchemaDescription {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(SchemaDescription)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for SchemaDescription {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: async_graphql::extensions::ResolveInfo<'_>,
+        next: async_graphql::extensions::NextResolve<'_>,
+    ) -> async_graphql::ServerResult<Option<async_graphql::Value>> {
+        if info.parent_type == "__Schema" && info.name == "description" {
+            return Ok(Some(async_graphql::Value::String(
+                SCHEMA_DESCRIPTION.to_string(),
+            )));
+        }
+        next.run(ctx, info).await
+    }
 }
 
 pub trait ContextState {

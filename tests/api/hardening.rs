@@ -512,6 +512,10 @@ async fn a_request_past_its_deadline_answers_timeout_and_frees_the_worker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: the PostgreSQL half is skipped"
+)]
 async fn a_database_outage_is_unavailable_not_unauthenticated() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
@@ -617,6 +621,10 @@ dual_test!(access_tokens_die_with_their_session, |app| {
 });
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: the PostgreSQL half is skipped"
+)]
 async fn the_database_refuses_a_cross_tenant_reference() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;

@@ -1115,6 +1115,10 @@ dual_test!(foreign_ids_are_not_found_and_change_nothing, |app| {
 /// PostgreSQL's row-level security alone keeps every probe of the walk
 /// from seeing or touching the other tenant's rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: the PostgreSQL half is skipped"
+)]
 async fn row_level_security_alone_keeps_tenants_apart() {
     let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |s| {
         s.tenant_filter = false

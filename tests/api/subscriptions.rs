@@ -646,6 +646,10 @@ async fn a_slow_subscriber_is_dropped_without_slowing_others() {
 /// reaches the other's subscribers (within 2 s), of the right tenant only,
 /// and the LISTEN connection comes back after it is killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: the PostgreSQL half is skipped"
+)]
 async fn events_cross_instances_through_postgres() {
     let Some(a) = TestApp::spawn(Backend::Postgres).await else {
         return;

@@ -66,7 +66,8 @@ impl JwtService {
     pub fn new(settings: JwtSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
-        validation.leeway = 30;
+        // clock skew between instances; expiresAt promises no more than this
+        validation.leeway = 5;
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.set_issuer(&[&settings.issuer]);

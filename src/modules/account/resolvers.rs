@@ -65,8 +65,10 @@ impl AccountMutation {
         )?)
     }
 
-    /// Exchanges a refresh token for a new session. Each refresh token works
-    /// once; presenting a used one revokes its whole session.
+    /// Exchanges a refresh token for a new pair in the same session. Each
+    /// refresh token works once, except that within 30 seconds of its first
+    /// use (two tabs refreshing at once) it is exchanged again; presented
+    /// later than that, it revokes its whole session.
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,

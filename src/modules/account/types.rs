@@ -84,7 +84,8 @@ pub struct AuthPayload {
     /// session; within that window (two tabs refreshing at once) it is
     /// exchanged again.
     pub refresh_token: String,
-    /// When the access token expires.
+    /// When the access token expires. The server accepts it up to 5 seconds
+    /// later (clock skew between instances), never more: refresh before.
     pub expires_at: DateTime<Utc>,
     pub user: UserGql,
     pub tenant: TenantGql,

@@ -1,6 +1,6 @@
+use crate::scalars::Decimal;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::loaders::{ContactKey, OpportunityKey, UserKey, load_one};
@@ -304,7 +304,7 @@ impl From<DocumentInput> for crm_core::modules::activity::model::DocumentInput {
             kind: i.kind.into(),
             title: i.title,
             reference: i.reference,
-            amount: i.amount,
+            amount: i.amount.map(|d| d.0),
             currency: i.currency,
             url: i.url,
             use_as_potential: i.use_as_potential,
@@ -317,7 +317,7 @@ impl From<UpdateDocumentInput> for crm_core::modules::activity::model::UpdateDoc
         Self {
             title: i.title,
             reference: i.reference,
-            amount: i.amount,
+            amount: i.amount.map(|d| d.0),
             status: i.status.map(Into::into),
             url: i.url,
         }

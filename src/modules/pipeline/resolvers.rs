@@ -1,5 +1,5 @@
+use crate::scalars::Decimal;
 use async_graphql::{Context, ID, Object};
-use rust_decimal::Decimal;
 
 use super::service;
 use super::types::{
@@ -75,7 +75,7 @@ impl PipelineMutation {
             ctx.auth()?,
             ctx.tenant_settings()?,
             &currency,
-            rate,
+            rate.0,
         )
         .await?;
         Ok(r.into())

@@ -1,7 +1,7 @@
 //! GraphQL types of pipelines, stages, sources and exchange rates.
+use crate::scalars::Decimal;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 
 use crate::auth::ContextAuth;
 use crate::error::GqlResult;
@@ -218,7 +218,7 @@ impl From<entity::exchange_rate::Model> for ExchangeRateGql {
     fn from(m: entity::exchange_rate::Model) -> Self {
         Self {
             currency: m.currency,
-            rate: rate_to_decimal(m.rate_nanos),
+            rate: Decimal(rate_to_decimal(m.rate_nanos)),
             updated_at: m.updated_at,
         }
     }

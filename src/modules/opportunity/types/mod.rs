@@ -1,9 +1,9 @@
 use crate::graphql::patch;
 use std::sync::Arc;
 
+use crate::scalars::Decimal;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use tokio::sync::OnceCell;
 
 use super::query::{ListQuery, Totals};
@@ -412,7 +412,7 @@ impl From<CreateOpportunityInput>
         Self {
             title: i.title,
             stage_id: i.stage_id.0,
-            potential: i.potential,
+            potential: i.potential.0,
             currency: i.currency,
             due_date: i.due_date.map(|x| x.0),
             owner_id: i.owner_id.map(|x| x.0),
@@ -430,7 +430,7 @@ impl From<UpdateOpportunityInput>
     fn from(i: UpdateOpportunityInput) -> Self {
         Self {
             title: i.title,
-            potential: i.potential,
+            potential: i.potential.map(|d| d.0),
             currency: i.currency,
             due_date: patch(i.due_date, |x| x.0),
             owner_id: i.owner_id.map(|x| x.0),
