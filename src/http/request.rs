@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::auth::{AuthContext, ClientAddr, RequestAuth, TenantSettings};
 use crate::domain::{CurrencyCode, Role, Timezone};
 use crate::error::AppResult;
-use crate::modules::account::service::active_user;
+use crate::modules::account::service::caller;
 use crate::state::AppState;
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -36,17 +36,15 @@ pub async fn authenticate(
     };
     // a database that cannot answer is UNAVAILABLE, never "signed out":
     // clients sign users out on UNAUTHENTICATED
-    let Some((user, tenant)) =
-        active_user(state, identity.tenant, identity.user, identity.session).await?
-    else {
+    let Some(found) = caller(state, identity.tenant, identity.user, identity.session).await? else {
         return Ok(None);
     };
-    let Ok(role) = Role::from_db(&user.role) else {
+    let Ok(role) = Role::from_db(&found.role) else {
         return Ok(None);
     };
     let (Ok(currency), Ok(timezone)) = (
-        CurrencyCode::parse("currency", &tenant.currency),
-        Timezone::parse("timezone", &tenant.timezone),
+        CurrencyCode::parse("currency", &found.currency),
+        Timezone::parse("timezone", &found.timezone),
     ) else {
         return Ok(None);
     };

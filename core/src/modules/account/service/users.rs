@@ -13,15 +13,25 @@ pub(super) async fn find_user(
         .ok_or(AppError::NotFound("user"))
 }
 
-/// The caller's user row, if it still exists and is active and its
-/// session has not been ended, with its tenant. Used by the transports to
-/// turn a valid token into an `AuthContext`; one statement.
-pub async fn active_user(
+/// What every request needs to know of its caller, and nothing more (no
+/// password hash, no profile): read on every authenticated request.
+#[derive(Clone, Debug, sea_orm::FromQueryResult)]
+pub struct Caller {
+    pub role: String,
+    pub currency: String,
+    pub timezone: String,
+}
+
+/// The caller's role and its tenant's settings, if the user still exists
+/// and is active and its session has not been ended. Used by the
+/// transports to turn a valid token into an `AuthContext`; one narrow
+/// statement.
+pub async fn caller(
     state: &AppState,
     tenant: TenantId,
     user: UserId,
     session: Uuid,
-) -> AppResult<Option<(user::Model, tenant::Model)>> {
+) -> AppResult<Option<Caller>> {
     use sea_orm::sea_query::{ExprTrait, Query};
     let live_session = Query::select()
         .expr(Expr::val(1))
@@ -30,14 +40,21 @@ pub async fn active_user(
         .and_where(Expr::col((refresh_token::Entity, refresh_token::Column::FamilyId)).eq(session))
         .and_where(Expr::col((refresh_token::Entity, refresh_token::Column::RevokedAt)).is_null())
         .to_owned();
-    let found = TenantScope(tenant)
+    Ok(TenantScope(tenant)
         .find_id::<user::Entity>(user.0)
         .filter(user::Column::Active.eq(true))
         .filter(Expr::exists(live_session))
-        .find_also_related(tenant::Entity)
+        .select_only()
+        .column(user::Column::Role)
+        .column_as(tenant::Column::Currency, "currency")
+        .column_as(tenant::Column::Timezone, "timezone")
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            sea_orm::RelationTrait::def(&user::Relation::Tenant),
+        )
+        .into_model::<Caller>()
         .one(&state.db)
-        .await?;
-    Ok(found.and_then(|(u, t)| t.map(|t| (u, t))))
+        .await?)
 }
 
 /// A user of the caller's tenant (NOT_FOUND for any other).
