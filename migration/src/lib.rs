@@ -1,5 +1,6 @@
 //! Schema migrations. The same migrations run on SQLite and PostgreSQL, so
-//! they are written with sea-query's portable builders only.
+//! they are written with sea-query's portable builders, or SQL text that
+//! both accept (expression indexes).
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_accounts;
@@ -10,6 +11,7 @@ mod m20261127_000005_event_marks;
 mod m20261201_000006_login_throttles;
 mod m20261201_000007_row_level_security;
 mod m20261201_000008_tenant_foreign_keys;
+mod m20261202_000009_list_indexes;
 
 pub struct Migrator;
 
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_login_throttles::Migration),
             Box::new(m20261201_000007_row_level_security::Migration),
             Box::new(m20261201_000008_tenant_foreign_keys::Migration),
+            Box::new(m20261202_000009_list_indexes::Migration),
         ]
     }
 }

@@ -28,6 +28,7 @@ mod limits;
 mod n_plus_one;
 mod opportunities;
 mod pipelines;
+mod plans;
 mod schema_file;
 mod seed;
 mod subscriptions;

@@ -102,7 +102,7 @@ impl OpportunityQuery {
         after: Option<String>,
     ) -> GqlResult<OpportunityConnection> {
         let q = service::list_query(
-            ctx.state()?,
+            &ctx.state()?.db,
             ctx.auth()?,
             ctx.tenant_settings()?,
             &filter.unwrap_or_default().into(),

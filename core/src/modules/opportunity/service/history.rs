@@ -141,14 +141,13 @@ pub async fn history(
 /// Turns a client filter into SQL, checking that every ID it names exists
 /// in the tenant (a foreign ID is NOT_FOUND, as everywhere).
 pub async fn list_query(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     auth: AuthContext,
     settings: &TenantSettings,
     filter: &OpportunityFilter,
     order: Option<OpportunityOrder>,
 ) -> AppResult<ListQuery> {
     let scope = TenantScope(auth.tenant);
-    let db = &state.db;
     let mut cond = Condition::all();
     if let Some(p) = &filter.pipeline_id {
         let p = find_pipeline(db, scope, PipelineId::parse(p)?.0).await?;
