@@ -6,27 +6,12 @@
 // on the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { check, serverUrl } from './lib.mjs';
+import { check, post, serverUrl, signUp } from './lib.mjs';
 
 const http = serverUrl();
-
-async function gql(query, variables, token) {
-  const res = await fetch(http, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await res.json();
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
-
+const gql = (query, variables, token) => post(http, query, variables, token);
 const stamp = Date.now();
-const { signUp } = await gql(
-  'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }',
-  { i: { tenantName: `GraphiQL ${stamp}`, name: 'Owner', email: `gq${stamp}@example.com`, password: 'correct horse battery' } },
-);
-const token = signUp.accessToken;
+const { accessToken: token } = await signUp(http, 'GraphiQL');
 const { pipelines } = await gql('{ pipelines { id stages { id } } }', {}, token);
 
 const browser = await chromium.launch({
