@@ -16,6 +16,10 @@ use crate::reader::Reader;
 use crate::state::AppState;
 use crate::tenancy::TenantScope;
 
+/// The loader of one request, with a cache that only query operations
+/// turn on (see `QueryCacheExtension`).
+pub type RequestLoader = DataLoader<AppLoader, async_graphql::dataloader::HashMapCache>;
+
 /// The kernel's `Reader` for one caller, as a DataLoader batch source.
 pub struct AppLoader(pub Reader);
 
@@ -30,7 +34,7 @@ pub fn data_loader(
     state: Arc<AppState>,
     auth: AuthContext,
     settings: TenantSettings,
-) -> DataLoader<AppLoader> {
+) -> RequestLoader {
     // batches run in tasks of their own: they carry the request's tenant
     // and clock
     let clock = state.clock;
@@ -38,7 +42,7 @@ pub fn data_loader(
         tenant: Some(auth.tenant),
         app_filter: state.tenant_filter,
     };
-    DataLoader::new(
+    let loader = DataLoader::with_cache(
         AppLoader(Reader {
             state,
             scope: TenantScope(auth.tenant),
@@ -50,19 +54,23 @@ pub fn data_loader(
                 crate::tenancy::run_as(tenant, batch),
             ))
         },
+        async_graphql::dataloader::HashMapCache::default(),
     )
     // the default 1 ms window can split one list's keys into two batches
     // on a busy server; a few ms keeps "one statement per relation" true
-    .delay(std::time::Duration::from_millis(5))
+    .delay(std::time::Duration::from_millis(5));
+    // off until the document turns out to hold only queries
+    loader.enable_all_cache(false);
+    loader
 }
 
 pub trait ContextLoader {
-    fn loader(&self) -> AppResult<&DataLoader<AppLoader>>;
+    fn loader(&self) -> AppResult<&RequestLoader>;
 }
 
 impl ContextLoader for Context<'_> {
-    fn loader(&self) -> AppResult<&DataLoader<AppLoader>> {
-        self.data_opt::<DataLoader<AppLoader>>()
+    fn loader(&self) -> AppResult<&RequestLoader> {
+        self.data_opt::<RequestLoader>()
             .ok_or(AppError::Unauthenticated)
     }
 }
@@ -123,12 +131,134 @@ macro_rules! reader_loader {
 reader_loader! {
     crm_core::modules::pipeline::service::PipelineStagesKey => Vec<entity::stage::Model>, load_pipeline_stages;
     crm_core::modules::activity::service::TimelineKey => Vec<entity::activity::Model>, load_timeline;
-    crm_core::modules::activity::service::NextActivityKey => entity::activity::Model, load_next_activity;
     crm_core::modules::activity::documents::DocumentsKey => Vec<entity::document::Model>, load_documents;
     crm_core::modules::opportunity::query::StageTotalsKey => crm_core::modules::opportunity::query::Totals, load_stage_totals;
     crm_core::modules::opportunity::query::PipelineTotalsKey => crm_core::modules::opportunity::query::Totals, load_pipeline_totals;
     crm_core::modules::opportunity::query::StageColumnKey => Vec<(serde_json::Value, entity::opportunity::Model)>, load_stage_column;
     crm_core::modules::opportunity::query::TeamKey => Vec<entity::user::Model>, load_team;
     crm_core::modules::opportunity::query::OpportunityContactsKey => Vec<entity::opportunity_contact::Model>, load_opportunity_contacts;
+}
+
+/// A relation that may be absent (no primary contact, no next activity):
+/// every key answers, `None` when absent, so that a primed page's misses
+/// are known too and never wait for a batch of their own.
+macro_rules! optional_loader {
+    ($($key:path => $value:ty, $method:ident);* $(;)?) => {$(
+        impl Loader<$key> for AppLoader {
+            type Value = Option<$value>;
+            type Error = Arc<AppError>;
+
+            async fn load(
+                &self,
+                keys: &[$key],
+            ) -> Result<HashMap<$key, Option<$value>>, Arc<AppError>> {
+                let mut found = self.0.$method(keys).await.map_err(Arc::new)?;
+                Ok(keys.iter().map(|k| (*k, found.remove(k))).collect())
+            }
+        }
+    )*};
+}
+
+optional_loader! {
+    crm_core::modules::activity::service::NextActivityKey => entity::activity::Model, load_next_activity;
     crm_core::modules::opportunity::query::PrimaryContactKey => entity::contact::Model, load_primary_contact;
+}
+
+/// Loads one relation of many rows now, in one statement, and hands the
+/// answers to the request's loader, so that each row's field resolver finds
+/// its value at once instead of waiting for a batch. `complete` answers
+/// keys the batch did not find with the value's default (an empty list,
+/// `None`): only for relations where absence is an answer. Does nothing
+/// outside query operations, whose loader keeps no values (a mutation or
+/// a subscription's later event must see what changed).
+pub async fn prime<K>(
+    ctx: &Context<'_>,
+    keys: impl IntoIterator<Item = K>,
+    complete: fn(&K) -> Option<<AppLoader as Loader<K>>::Value>,
+) -> AppResult<()>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    AppLoader: Loader<K, Error = Arc<AppError>>,
+{
+    if !ctx
+        .data_opt::<QueryCache>()
+        .is_some_and(|c| c.0.load(std::sync::atomic::Ordering::Acquire))
+    {
+        return Ok(());
+    }
+    let loader = ctx.loader()?;
+    let keys: Vec<K> = keys
+        .into_iter()
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut found = loader
+        .loader()
+        .load(&keys)
+        .await
+        .map_err(AppError::Shared)?;
+    for k in keys {
+        if !found.contains_key(&k)
+            && let Some(v) = complete(&k)
+        {
+            found.insert(k, v);
+        }
+    }
+    loader.feed_many(found).await;
+    Ok(())
+}
+
+/// Answers nothing for a missing key: for relations every row has.
+pub fn found_only<V>(_: &impl Sized) -> Option<V> {
+    None
+}
+
+/// Answers the default (empty list, `None`) for a missing key.
+pub fn or_default<V: Default>(_: &impl Sized) -> Option<V> {
+    Some(V::default())
+}
+
+/// Whether this request's loader keeps values: set for query operations
+/// only (see `QueryCacheExtension`).
+#[derive(Default)]
+pub struct QueryCache(pub std::sync::atomic::AtomicBool);
+
+/// Turns the request loader's cache on when every operation of the
+/// document is a query. Mutations and subscriptions keep loading fresh.
+pub struct QueryCacheExtension;
+
+impl async_graphql::extensions::ExtensionFactory for QueryCacheExtension {
+    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
+        Arc::new(QueryCacheExtension)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for QueryCacheExtension {
+    async fn parse_query(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        query: &str,
+        variables: &async_graphql::Variables,
+        next: async_graphql::extensions::NextParseQuery<'_>,
+    ) -> async_graphql::ServerResult<async_graphql::parser::types::ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let only_queries = doc
+            .operations
+            .iter()
+            .all(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Query);
+        if only_queries
+            && let (Some(flag), Some(loader)) = (
+                ctx.data_opt::<QueryCache>(),
+                ctx.data_opt::<RequestLoader>(),
+            )
+        {
+            loader.enable_all_cache(true);
+            flag.0.store(true, std::sync::atomic::Ordering::Release);
+        }
+        Ok(doc)
+    }
 }

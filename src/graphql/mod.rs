@@ -60,7 +60,8 @@ pub fn build_schema(state: Option<Arc<AppState>>, introspection: bool) -> AppSch
     .extension(ExecutionMarker)
     .extension(limits::CostLimit)
     .extension(nulls::FieldErrors)
-    .extension(SchemaDescription);
+    .extension(SchemaDescription)
+    .extension(crate::loaders::QueryCacheExtension);
     if !introspection {
         // a schema that does not describe itself does not hint at field
         // names in its errors either

@@ -74,6 +74,7 @@ pub fn request_data(
         Some((auth, settings)) => {
             req = req
                 .data(RequestAuth(Some(auth)))
+                .data(crate::loaders::QueryCache::default())
                 .data(crate::loaders::data_loader(
                     state.clone(),
                     auth,

@@ -251,6 +251,7 @@ impl Opportunity {
     async fn primary_contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
         Ok(load_one(ctx, super::query::PrimaryContactKey(self.0.id))
             .await?
+            .flatten()
             .map(Contact))
     }
     /// The timeline: open items first, soonest first (tasks by dueAt,
@@ -296,6 +297,7 @@ impl Opportunity {
     async fn next_activity(&self, ctx: &Context<'_>) -> GqlResult<Option<Activity>> {
         Ok(load_one(ctx, activities::NextActivityKey(self.0.id))
             .await?
+            .flatten()
             .map(Activity))
     }
     /// Oldest first.

@@ -127,9 +127,13 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<Session> {
     let scope = TenantScope(TenantId(row.tenant_id));
     if claimed.rows_affected != 1 {
         let grace = Duration::from_std(state.refresh_reuse_grace).map_err(AppError::internal)?;
-        let in_grace = row
-            .used_at
-            .is_some_and(|used| ts <= used + grace && ts < row.expires_at);
+        // `ts` may precede `used` (the other presenter claimed first while
+        // this one was under way): that is the two-tab case too. A zero
+        // grace turns the window off altogether.
+        let in_grace = !grace.is_zero()
+            && row
+                .used_at
+                .is_some_and(|used| ts < used + grace && ts < row.expires_at);
         if in_grace && row.revoked_at.is_none() {
             // the same holder again, within seconds: a second pair in the
             // same family, which logout and a later reuse still revoke
