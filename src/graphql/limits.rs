@@ -628,10 +628,10 @@ mod tests {
                 p = i - 1
             ));
         }
-        let started = std::time::Instant::now();
+        // 2^30 field visits if expanded in full: the expansion budget stops
+        // it (no wall-clock bound here: CI machines are too noisy for one)
         let msg = refused(&q).unwrap_or_default();
         assert!(msg.contains("expanded"), "{msg}");
-        assert!(started.elapsed().as_millis() < 100);
     }
 
     #[test]
