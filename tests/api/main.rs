@@ -17,6 +17,7 @@ mod helpers;
 mod accounts;
 mod activities;
 mod analytics;
+mod archiving;
 mod binary;
 mod contacts;
 mod field_errors;

@@ -23,7 +23,9 @@ use crate::pagination::{ListKey, Page, decode_cursor, encode_cursor, saturating_
 use crate::reader::Reader;
 use crate::tenancy::TenantScope;
 
+mod cursor;
 mod loaders;
+use cursor::{Cursor, bad_cursor, cursor_value, dir_name, field_name, row_sort_value};
 pub use loaders::*;
 
 /// The effective probability of a row (needs `stages` joined).
@@ -209,82 +211,6 @@ impl ListQuery {
         join_money(QueryTrait::query(&mut select));
         select
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    f: String,
-    d: String,
-    v: serde_json::Value,
-    id: Uuid,
-}
-
-fn field_name(f: OpportunitySortField) -> &'static str {
-    match f {
-        OpportunitySortField::DueDate => "DUE_DATE",
-        OpportunitySortField::CreatedAt => "CREATED_AT",
-        OpportunitySortField::UpdatedAt => "UPDATED_AT",
-        OpportunitySortField::Potential => "POTENTIAL",
-        OpportunitySortField::WeightedPotential => "WEIGHTED_POTENTIAL",
-        OpportunitySortField::Title => "TITLE",
-    }
-}
-
-fn dir_name(d: SortDirection) -> &'static str {
-    match d {
-        SortDirection::Asc => "ASC",
-        SortDirection::Desc => "DESC",
-    }
-}
-
-fn bad_cursor() -> AppError {
-    AppError::bad_input("after", "after is not a cursor of this list and order")
-}
-
-/// The cursor's sort value as a bind value of the right type.
-fn cursor_value(field: OpportunitySortField, v: &serde_json::Value) -> AppResult<Value> {
-    Ok(match field {
-        OpportunitySortField::DueDate => {
-            let s = v.as_str().ok_or_else(bad_cursor)?;
-            Value::from(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_cursor())?)
-        }
-        OpportunitySortField::CreatedAt | OpportunitySortField::UpdatedAt => {
-            let s = v.as_str().ok_or_else(bad_cursor)?;
-            Value::from(
-                DateTime::parse_from_rfc3339(s)
-                    .map_err(|_| bad_cursor())?
-                    .with_timezone(&Utc),
-            )
-        }
-        OpportunitySortField::Potential | OpportunitySortField::WeightedPotential => {
-            Value::from(v.as_i64().ok_or_else(bad_cursor)?)
-        }
-        OpportunitySortField::Title => Value::from(v.as_str().ok_or_else(bad_cursor)?.to_string()),
-    })
-}
-
-fn row_sort_value(
-    field: OpportunitySortField,
-    row: &sea_orm::QueryResult,
-) -> AppResult<serde_json::Value> {
-    Ok(match field {
-        OpportunitySortField::DueDate => {
-            let d: NaiveDate = row.try_get("", "sort_key")?;
-            serde_json::Value::from(d.format("%Y-%m-%d").to_string())
-        }
-        OpportunitySortField::CreatedAt | OpportunitySortField::UpdatedAt => {
-            let d: DateTime<Utc> = row.try_get("", "sort_key")?;
-            serde_json::Value::from(d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        }
-        OpportunitySortField::Potential | OpportunitySortField::WeightedPotential => {
-            let n: i64 = row.try_get("", "sort_key")?;
-            serde_json::Value::from(n)
-        }
-        OpportunitySortField::Title => {
-            let s: String = row.try_get("", "sort_key")?;
-            serde_json::Value::from(s)
-        }
-    })
 }
 
 /// The order of a board column unless the client asks for another.
