@@ -2,6 +2,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
+use crate::accounts::{ME, REFRESH};
 use crate::dual_test;
 use crate::helpers::{JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, code};
 
@@ -175,4 +176,39 @@ dual_test!(tokens_carry_the_required_claims, |app| {
     )
     .unwrap();
     assert_eq!(h["alg"], "HS256");
+});
+
+dual_test!(two_tabs_refreshing_at_once_both_stay_signed_in, |app| {
+    let s = app.sign_up("Tabs Co", "ann@tabs.co").await;
+    // two tabs present the same refresh token at the same moment
+    let (a, b) = futures_util::future::join(
+        app.gql(None, REFRESH, json!({ "t": s.refresh })),
+        app.gql(None, REFRESH, json!({ "t": s.refresh })),
+    )
+    .await;
+    let mut refreshes = Vec::new();
+    for v in [&a, &b] {
+        assert!(v["errors"].is_null(), "both tabs refresh: {v}");
+        let access = v["data"]["refreshSession"]["accessToken"].as_str().unwrap();
+        let me = app.gql(Some(access), ME, json!({})).await;
+        assert_eq!(me["data"]["me"]["email"], "ann@tabs.co", "{me}");
+        refreshes.push(
+            v["data"]["refreshSession"]["refreshToken"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_ne!(refreshes[0], refreshes[1]);
+    // every returned refresh token rotates on its own
+    for r in &refreshes {
+        let v = app.gql(None, REFRESH, json!({ "t": r })).await;
+        assert!(v["errors"].is_null(), "{v}");
+    }
+    // logging out ends the whole family, both tabs' tokens included
+    let q = "mutation($t: String!) { logout(refreshToken: $t) }";
+    let v = app.gql(None, q, json!({ "t": s.refresh })).await;
+    assert_eq!(v["data"]["logout"], true, "{v}");
+    let v = app.gql(None, REFRESH, json!({ "t": s.refresh })).await;
+    assert_eq!(code(&v), "UNAUTHENTICATED");
 });
