@@ -30,10 +30,160 @@ impl std::ops::Deref for AppLoader {
     }
 }
 
+/// Batching without a timer. A DataLoader batch must wait until every
+/// field that will ask for a key of its kind has asked; instead of a fixed
+/// window, it waits for the request itself to go idle. `settling` and
+/// `settling_stream` drive a request and count its idle passes: polls
+/// that end without the request having been woken meanwhile (a long list
+/// yields and wakes itself half way; that pass is not idle). A batch
+/// enqueued during a pass starts once an idle pass has ended after it, no
+/// other batch is loading, and that idle pass began after the last batch
+/// delivered its rows (a batch wakes the request when it finishes, so the
+/// resolvers it fed enqueue their own keys first). A loader whose request
+/// is not driven this way (none on the request path) loads at once.
+#[derive(Clone, Default)]
+pub struct Settle(Arc<SettleInner>);
+
+#[derive(Default)]
+struct SettleInner {
+    driven: std::sync::atomic::AtomicBool,
+    /// Idle passes ended.
+    idle: std::sync::atomic::AtomicU64,
+    /// Batches finished.
+    finished: std::sync::atomic::AtomicU64,
+    /// The highest `finished` seen at the start of an idle pass.
+    settled: std::sync::atomic::AtomicU64,
+    /// Batches loading now.
+    loading: std::sync::atomic::AtomicU64,
+    notify: tokio::sync::Notify,
+    waker: Arc<PassWaker>,
+}
+
+/// The waker a pass polls with: it notes that the request was woken
+/// during the pass, then wakes the request's task.
+#[derive(Default)]
+struct PassWaker {
+    task: std::sync::Mutex<Option<std::task::Waker>>,
+    woken: std::sync::atomic::AtomicBool,
+}
+
+impl std::task::Wake for PassWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake_task();
+    }
+}
+
+impl PassWaker {
+    fn wake_task(&self) {
+        let task = self.task.lock().ok().and_then(|w| w.clone());
+        if let Some(w) = task {
+            w.wake();
+        }
+    }
+}
+
+impl SettleInner {
+    fn ready(&self, start: u64) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.idle.load(SeqCst) > start
+            && self.loading.load(SeqCst) == 0
+            && self.settled.load(SeqCst) >= self.finished.load(SeqCst)
+    }
+
+    /// Runs one pass of the request: `poll` with the pass waker.
+    fn pass<T>(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        poll: impl FnOnce(&mut std::task::Context<'_>) -> std::task::Poll<T>,
+    ) -> std::task::Poll<T> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if let Ok(mut task) = self.waker.task.lock() {
+            match task.as_ref() {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => *task = Some(cx.waker().clone()),
+            }
+        }
+        let started_at = self.finished.load(SeqCst);
+        self.waker.woken.store(false, SeqCst);
+        let waker = std::task::Waker::from(self.waker.clone());
+        let polled = poll(&mut std::task::Context::from_waker(&waker));
+        if polled.is_ready() || !self.waker.woken.load(SeqCst) {
+            self.settled.fetch_max(started_at, SeqCst);
+            self.idle.fetch_add(1, SeqCst);
+        }
+        self.notify.notify_waiters();
+        polled
+    }
+}
+
+impl Settle {
+    /// Wraps a batch: it waits until the request has settled, loads, then
+    /// wakes the request so the resolvers it fed run a pass. Reads the pass
+    /// count synchronously, so call it from inside the pass.
+    fn batch<F>(&self, batch: F) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        use std::sync::atomic::Ordering::SeqCst;
+        let inner = self.0.clone();
+        let start = inner.idle.load(SeqCst);
+        let driven = inner.driven.load(SeqCst);
+        async move {
+            if !driven {
+                return batch.await;
+            }
+            loop {
+                let notified = inner.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if inner.ready(start) {
+                    break;
+                }
+                notified.await;
+            }
+            inner.loading.fetch_add(1, SeqCst);
+            batch.await;
+            inner.loading.fetch_sub(1, SeqCst);
+            inner.finished.fetch_add(1, SeqCst);
+            inner.waker.wake_task();
+            inner.notify.notify_waiters();
+        }
+    }
+
+    /// Drives `fut`, counting its idle passes.
+    pub async fn settling<F: std::future::Future>(self, fut: F) -> F::Output {
+        self.0
+            .driven
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut fut = std::pin::pin!(fut);
+        std::future::poll_fn(move |cx| self.0.pass(cx, |cx| fut.as_mut().poll(cx))).await
+    }
+
+    /// Drives `stream` (a subscription), counting its idle passes.
+    pub fn settling_stream<S>(self, stream: S) -> impl futures_util::Stream<Item = S::Item>
+    where
+        S: futures_util::Stream + Unpin,
+    {
+        self.0
+            .driven
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut stream = stream;
+        futures_util::stream::poll_fn(move |cx| {
+            self.0
+                .pass(cx, |cx| std::pin::Pin::new(&mut stream).poll_next(cx))
+        })
+    }
+}
+
 pub fn data_loader(
     state: Arc<AppState>,
     auth: AuthContext,
     settings: TenantSettings,
+    settle: Settle,
 ) -> RequestLoader {
     // batches run in tasks of their own: they carry the request's tenant
     // and clock
@@ -51,14 +201,14 @@ pub fn data_loader(
         move |batch| {
             tokio::spawn(crate::clock::run_on(
                 clock,
-                crate::tenancy::run_as(tenant, batch),
+                crate::tenancy::run_as(tenant, settle.batch(batch)),
             ))
         },
         async_graphql::dataloader::HashMapCache::default(),
     )
-    // the default 1 ms window can split one list's keys into two batches
-    // on a busy server; a few ms keeps "one statement per relation" true
-    .delay(std::time::Duration::from_millis(5));
+    // the batch waits for the pass that enqueued it (see `Settle`), not
+    // for a window of time
+    .delay(std::time::Duration::ZERO);
     // off until the document turns out to hold only queries
     loader.enable_all_cache(false);
     loader

@@ -405,7 +405,8 @@ async fn execute(
         };
         let executed = Executed::default();
         let caller_tenant = caller.as_ref().map(|(auth, _)| auth.tenant);
-        let gql = request_data(state, caller, gql)
+        let settle = crate::loaders::Settle::default();
+        let gql = request_data(state, caller, &settle, gql)
             .data(executed.clone())
             .data(client_addr(req));
         let tenant = crate::tenancy::RequestTenant {
@@ -415,7 +416,7 @@ async fn execute(
         let schema = schema.clone();
         let work = crate::clock::run_on(
             state.clock,
-            crate::tenancy::run_as(tenant, async move { schema.execute(gql).await }),
+            crate::tenancy::run_as(tenant, settle.settling(async move { schema.execute(gql).await })),
         );
         let mut resp =
             crate::graphql::run_bounded(executor, work, state.request_timeout).await;

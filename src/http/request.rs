@@ -68,6 +68,7 @@ pub fn client_addr(req: &HttpRequest) -> ClientAddr {
 pub fn request_data(
     state: &Arc<AppState>,
     caller: Option<(AuthContext, TenantSettings)>,
+    settle: &crate::loaders::Settle,
     mut req: Request,
 ) -> Request {
     match caller {
@@ -79,6 +80,7 @@ pub fn request_data(
                     state.clone(),
                     auth,
                     settings.clone(),
+                    settle.clone(),
                 ))
                 .data(settings);
         }

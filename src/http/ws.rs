@@ -376,8 +376,10 @@ impl Connection {
             return self.send(server_errors(&id, vec![*refusal.error], refusal.code));
         }
         let caller_tenant = caller.0.tenant;
-        let request = request_data(&self.state, Some(caller), request).data(self.lag.clone());
-        let mut responses = self.schema.execute_stream(request);
+        let settle = crate::loaders::Settle::default();
+        let request =
+            request_data(&self.state, Some(caller), &settle, request).data(self.lag.clone());
+        let mut responses = settle.settling_stream(self.schema.execute_stream(request));
         let out = self.out.clone();
         let lag = self.lag.clone();
         let op_id = id.clone();
