@@ -64,7 +64,8 @@ impl Application {
             counter.fetch_add(1, Ordering::Relaxed);
         });
         crate::auth::password::warm_up().await;
-        let events = Arc::new(EventBus::new(&db, settings.event_buffer));
+        let events =
+            Arc::new(EventBus::new(&db, settings.event_buffer).with_hints(settings.event_hints));
         let bus = events.clone();
         if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
             let ready = crate::events::spawn_listener(&settings.database_url, events.clone());
@@ -72,11 +73,13 @@ impl Application {
             // the background (and is logged there)
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ready).await;
         }
+        crate::events::spawn_backstop(events.clone(), settings.event_backstop_interval);
         if !settings.event_sweep_interval.is_zero() {
             crate::jobs::spawn_sweeper(
                 db.clone(),
                 events.clone(),
                 settings.event_sweep_interval,
+                settings.event_retention,
                 settings.clock,
             );
         }

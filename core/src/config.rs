@@ -51,6 +51,15 @@ pub struct Settings {
     /// How often the job raising BECAME_LATE / BECAME_OVERDUE runs
     /// (zero switches it off).
     pub event_sweep_interval: Duration,
+    /// How long the event log keeps events (`changes` and resumable
+    /// subscriptions reach this far back).
+    pub event_retention: Duration,
+    /// How often each instance re-reads the log for its subscribers'
+    /// tenants, whatever the hints: the most a lost hint delays an event.
+    pub event_backstop_interval: Duration,
+    /// Whether a commit on PostgreSQL hints other instances through NOTIFY
+    /// (otherwise they find its events within their backstop interval).
+    pub event_hints: bool,
     /// How often an open WebSocket re-checks its user.
     pub ws_recheck_interval: Duration,
     /// Wall-clock limit of one GraphQL request over HTTP, and PostgreSQL's
@@ -199,6 +208,13 @@ impl Settings {
             event_buffer: parse("EVENT_BUFFER", 4096)?,
             ws_send_queue: parse("WS_SEND_QUEUE", 256)?,
             event_sweep_interval: Duration::from_millis(parse("EVENT_SWEEP_INTERVAL_MS", 30_000)?),
+            event_retention: Duration::from_secs(
+                parse::<u64>("EVENT_RETENTION_DAYS", 30)?.saturating_mul(86_400),
+            ),
+            event_backstop_interval: Duration::from_millis(
+                parse("EVENT_BACKSTOP_INTERVAL_MS", 1_000)?.max(50),
+            ),
+            event_hints: parse("EVENT_HINTS", true)?,
             ws_recheck_interval: Duration::from_secs(parse("WS_RECHECK_SECS", 60)?),
             request_timeout: Duration::from_secs(parse("REQUEST_TIMEOUT_SECS", 10)?.max(1)),
             hash_threads: parse(

@@ -23,6 +23,7 @@ pub mod codes {
     pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
     pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub const CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
 
     /// Every code, for the README check.
     pub const ALL: &[&str] = &[
@@ -43,6 +44,7 @@ pub mod codes {
         LIMIT_EXCEEDED,
         GRAPHQL_PARSE_FAILED,
         GRAPHQL_VALIDATION_FAILED,
+        CURSOR_EXPIRED,
     ];
 }
 
@@ -73,6 +75,10 @@ pub enum AppError {
     /// The request ran past its time limit and was stopped.
     #[error("the request ran past its time limit and was stopped")]
     Timeout,
+    /// An event cursor older than the log's retention: what followed it
+    /// is gone, so the client must refetch instead of resuming.
+    #[error("this cursor is older than the event log keeps; refetch, then follow without it")]
+    CursorExpired,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// One error shared by every caller of a batch (a DataLoader answers
@@ -94,6 +100,7 @@ impl AppError {
             Self::RateLimited { .. } => codes::RATE_LIMITED,
             Self::Unavailable { .. } => codes::UNAVAILABLE,
             Self::Timeout => codes::TIMEOUT,
+            Self::CursorExpired => codes::CURSOR_EXPIRED,
             Self::Internal(_) => codes::INTERNAL,
             Self::Shared(inner) => inner.code(),
         }
@@ -131,6 +138,7 @@ impl AppError {
             Self::RateLimited { .. } => 429,
             Self::Unavailable { .. } => 503,
             Self::Timeout => 503,
+            Self::CursorExpired => 410,
             Self::Internal(_) => 500,
             Self::Shared(inner) => inner.rest_status(),
         }

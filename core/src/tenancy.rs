@@ -70,6 +70,20 @@ pub async fn run_as<F: std::future::Future>(tenant: RequestTenant, work: F) -> F
     REQUEST_TENANT.scope(tenant, work).await
 }
 
+tokio::task_local! {
+    static REQUEST_ID: uuid::Uuid;
+}
+
+/// Runs `work` as the request `id` (its events record it).
+pub async fn with_request_id<F: std::future::Future>(id: uuid::Uuid, work: F) -> F::Output {
+    REQUEST_ID.scope(id, work).await
+}
+
+/// The id of the request the running work serves, if any.
+pub fn request_id() -> Option<uuid::Uuid> {
+    REQUEST_ID.try_with(|id| *id).ok()
+}
+
 /// The tenant of the running work, if any.
 pub fn request_tenant() -> Option<RequestTenant> {
     REQUEST_TENANT.try_with(|t| *t).ok()

@@ -4,6 +4,8 @@
 pub mod activity;
 pub mod contact;
 pub mod document;
+pub mod event;
+pub mod event_head;
 pub mod exchange_rate;
 pub mod intake_key;
 pub mod intake_request;

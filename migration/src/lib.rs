@@ -12,6 +12,7 @@ mod m20261201_000006_login_throttles;
 mod m20261201_000007_row_level_security;
 mod m20261201_000008_tenant_foreign_keys;
 mod m20261202_000009_list_indexes;
+mod m20261202_000010_event_log;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_row_level_security::Migration),
             Box::new(m20261201_000008_tenant_foreign_keys::Migration),
             Box::new(m20261202_000009_list_indexes::Migration),
+            Box::new(m20261202_000010_event_log::Migration),
         ]
     }
 }

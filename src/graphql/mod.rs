@@ -28,6 +28,7 @@ pub struct Query(
     OpportunityQuery,
     AnalyticsQuery,
     IntakeQuery,
+    crate::modules::changes::ChangesQuery,
 );
 
 #[derive(MergedObject, Default)]

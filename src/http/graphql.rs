@@ -416,7 +416,13 @@ async fn execute(
         let schema = schema.clone();
         let work = crate::clock::run_on(
             state.clock,
-            crate::tenancy::run_as(tenant, settle.settling(async move { schema.execute(gql).await })),
+            crate::tenancy::run_as(
+                tenant,
+                crate::tenancy::with_request_id(
+                    request_id,
+                    settle.settling(async move { schema.execute(gql).await }),
+                ),
+            ),
         );
         let mut resp =
             crate::graphql::run_bounded(executor, work, state.request_timeout).await;

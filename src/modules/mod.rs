@@ -3,6 +3,7 @@
 pub mod account;
 pub mod activity;
 pub mod analytics;
+pub mod changes;
 pub mod contact;
 pub mod intake;
 pub mod opportunity;

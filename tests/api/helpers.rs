@@ -113,6 +113,9 @@ pub fn test_settings(database_url: String) -> Settings {
         ws_send_queue: 256,
         // off unless a test asks: its statements would blur the counts
         event_sweep_interval: Duration::ZERO,
+        event_retention: Duration::from_secs(30 * 86_400),
+        event_backstop_interval: Duration::from_millis(200),
+        event_hints: true,
         ws_recheck_interval: Duration::from_secs(60),
         request_timeout: Duration::from_secs(10),
         hash_threads: 2,

@@ -20,6 +20,7 @@ mod analytics;
 mod archiving;
 mod binary;
 mod contacts;
+mod event_log;
 mod field_errors;
 mod hardening;
 mod http_layer;

@@ -12,7 +12,7 @@ use crate::auth::ContextAuth;
 use crate::domain::OpportunityId;
 use crate::domain::TenantId;
 use crate::error::{AppError, GqlResult, ToGraphql};
-use crate::events::{ActivityEventKind, Event, LagSignal, Subject, load_shared, tenant_stream};
+use crate::events::{ActivityEventKind, Event, Subject, load_shared};
 use crate::graphql::ContextState;
 use crate::modules::account::types::UserGql;
 use crate::modules::opportunity::service as opportunities;
@@ -50,6 +50,11 @@ impl ActivityEvent {
     async fn activity_id(&self) -> ID {
         ID(self.id.to_string())
     }
+    /// Pass it as `after` when you subscribe again to resume right after
+    /// this event (and to `changes` to continue from here).
+    async fn cursor(&self) -> String {
+        crate::events::cursor(self.event.seq)
+    }
     /// The activity now; null once it is deleted.
     async fn activity(&self, ctx: &Context<'_>) -> GqlResult<Option<Activity>> {
         let db = &ctx.state()?.db;
@@ -79,12 +84,16 @@ pub struct ActivitySubscription;
 impl ActivitySubscription {
     /// Changes to your tenant's activities, as they are committed. With
     /// `opportunityId`, only that opportunity's timeline. NOT_FOUND when
-    /// the opportunity is not one of your tenant's. Delivery is at most
-    /// once; a client that reconnects should refetch what it shows.
+    /// the opportunity is not one of your tenant's. Every event carries a
+    /// `cursor`: subscribe again with `after` set to the last one you
+    /// received and the server first replays what you missed, in order,
+    /// then goes live, with no gap and no duplicate. CURSOR_EXPIRED when
+    /// `after` is older than the event log keeps.
     async fn activity_events(
         &self,
         ctx: &Context<'_>,
         opportunity_id: Option<ID>,
+        after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = ActivityEvent> + use<>> {
         let auth = ctx.auth().map_err(|e| e.extend())?;
         let state = ctx.state().map_err(|e| e.extend())?;
@@ -102,9 +111,8 @@ impl ActivitySubscription {
             }
             None => None,
         };
-        let rx = state.events.subscribe(auth.tenant.0);
-        let lag = ctx.data_opt::<LagSignal>().cloned();
-        Ok(tenant_stream(rx, lag).filter_map(move |event| {
+        let events = crate::modules::changes::follow(ctx, after.as_deref()).await?;
+        Ok(events.filter_map(move |event| {
             let item = match &event.subject {
                 Subject::Activity {
                     kind,

@@ -12,7 +12,7 @@ use crate::auth::ContextAuth;
 use crate::domain::PipelineId;
 use crate::domain::TenantId;
 use crate::error::{AppError, GqlResult, ToGraphql};
-use crate::events::{Event, LagSignal, OpportunityEventKind, Subject, load_shared, tenant_stream};
+use crate::events::{Event, OpportunityEventKind, Subject, load_shared};
 use crate::graphql::ContextState;
 use crate::modules::account::types::UserGql;
 use crate::modules::pipeline::service::find_pipeline;
@@ -55,6 +55,11 @@ impl OpportunityEvent {
     async fn opportunity_id(&self) -> ID {
         ID(self.id.to_string())
     }
+    /// Pass it as `after` when you subscribe again to resume right after
+    /// this event (and to `changes` to continue from here).
+    async fn cursor(&self) -> String {
+        crate::events::cursor(self.event.seq)
+    }
     /// The opportunity now; null once it is deleted.
     async fn opportunity(&self, ctx: &Context<'_>) -> GqlResult<Option<Opportunity>> {
         let db = &ctx.state()?.db;
@@ -81,12 +86,17 @@ impl OpportunitySubscription {
     /// Changes to your tenant's opportunities, as they are committed.
     /// With `pipelineId`, only that pipeline's board: an opportunity moved
     /// out of it is included (with the new pipeline). NOT_FOUND when the
-    /// pipeline is not one of your tenant's. Delivery is at most once; a
-    /// client that reconnects should refetch what it shows.
+    /// pipeline is not one of your tenant's. Every event carries a
+    /// `cursor`: subscribe again with `after` set to the last one you
+    /// received and the server first replays what you missed, in order,
+    /// then goes live, with no gap and no duplicate. CURSOR_EXPIRED when
+    /// `after` is older than the event log keeps: refetch, then subscribe
+    /// without it.
     async fn opportunity_events(
         &self,
         ctx: &Context<'_>,
         pipeline_id: Option<ID>,
+        after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = OpportunityEvent> + use<>> {
         let auth = ctx.auth().map_err(|e| e.extend())?;
         let state = ctx.state().map_err(|e| e.extend())?;
@@ -104,9 +114,8 @@ impl OpportunitySubscription {
             }
             None => None,
         };
-        let rx = state.events.subscribe(auth.tenant.0);
-        let lag = ctx.data_opt::<LagSignal>().cloned();
-        Ok(tenant_stream(rx, lag).filter_map(move |event| {
+        let events = crate::modules::changes::follow(ctx, after.as_deref()).await?;
+        Ok(events.filter_map(move |event| {
             let item = match &event.subject {
                 Subject::Opportunity {
                     kind,

@@ -202,8 +202,7 @@ impl PipelineMutation {
         )
         .await?;
         service::delete_stage_in(&txn, scope, &stage).await?;
-        txn.commit().await.map_err(AppError::from)?;
-        state.events.publish_all(events).await;
+        crate::events::commit_with(&state.events, txn, events).await?;
         Ok(true)
     }
 

@@ -132,17 +132,16 @@ pub async fn create(
         }
         _ => false,
     };
-    txn.commit().await?;
+    let mut events = Vec::new();
     if moved_potential {
-        let changed = opportunities::find(db, scope, opp.id).await?;
-        opportunities::publish(
-            state,
+        let changed = opportunities::find(&txn, scope, opp.id).await?;
+        events.push(opportunities::event(
             auth,
             crate::events::OpportunityEventKind::Updated,
             &changed,
-        )
-        .await;
+        ));
     }
+    crate::events::commit_with(&state.events, txn, events).await?;
     Ok(created)
 }
 

@@ -15,25 +15,23 @@ pub(super) async fn touch_opportunity<C: ConnectionTrait>(
     }
 }
 
-/// Tells subscribers about a committed change of an activity and, when it
-/// touched its opportunity (lastActivityAt, isRotting), of that too.
-pub(super) async fn publish_with(
-    state: &AppState,
+/// The events of a change to an activity and, when it touched its
+/// opportunity (lastActivityAt, isRotting), of that too.
+pub(super) fn events_with(
     auth: AuthContext,
     kind: Kind,
     a: &activity::Model,
     touched: Option<opportunity::Model>,
-) {
-    publish(state, auth, kind, a).await;
+) -> Vec<Event> {
+    let mut events = vec![event(auth, kind, a)];
     if let Some(o) = touched {
-        opportunities::publish(
-            state,
+        events.push(opportunities::event(
             auth,
             crate::events::OpportunityEventKind::Updated,
             &o,
-        )
-        .await;
+        ));
     }
+    events
 }
 
 /// Creates a task, event, call or note, on an opportunity the caller may
@@ -93,8 +91,12 @@ pub async fn create(
         },
     )
     .await?;
-    txn.commit().await?;
-    publish_with(state, auth, Kind::Created, &created, touched).await;
+    crate::events::commit_with(
+        &state.events,
+        txn,
+        events_with(auth, Kind::Created, &created, touched),
+    )
+    .await?;
     Ok(created)
 }
 
@@ -149,12 +151,9 @@ pub async fn insert_in<C: ConnectionTrait>(
     Ok((created, touched))
 }
 
-/// Tells subscribers about a committed change.
-pub(super) async fn publish(state: &AppState, auth: AuthContext, kind: Kind, a: &activity::Model) {
-    state
-        .events
-        .publish(Event::activity(auth.tenant.0, Some(auth.user.0), kind, a))
-        .await;
+/// The event of a change `auth` made to `a`.
+pub(super) fn event(auth: AuthContext, kind: Kind, a: &activity::Model) -> Event {
+    Event::activity(auth.tenant.0, Some(auth.user.0), kind, a)
 }
 
 /// Edits an activity (SALES only those it created or is assigned); the edit
@@ -228,8 +227,12 @@ pub async fn update(
     update.exec(&txn).await?;
     let touched = touch_opportunity(&txn, scope, cur.opportunity_id).await?;
     let changed = find(&txn, scope, id).await?;
-    txn.commit().await?;
-    publish_with(state, auth, Kind::Updated, &changed, touched).await;
+    crate::events::commit_with(
+        &state.events,
+        txn,
+        events_with(auth, Kind::Updated, &changed, touched),
+    )
+    .await?;
     Ok(changed)
 }
 
@@ -265,9 +268,13 @@ pub async fn set_done(
         .await?;
     let touched = touch_opportunity(&txn, scope, cur.opportunity_id).await?;
     let changed = find(&txn, scope, id).await?;
-    txn.commit().await?;
     let kind = if done { Kind::Completed } else { Kind::Updated };
-    publish_with(state, auth, kind, &changed, touched).await;
+    crate::events::commit_with(
+        &state.events,
+        txn,
+        events_with(auth, kind, &changed, touched),
+    )
+    .await?;
     Ok(changed)
 }
 
@@ -281,15 +288,16 @@ pub async fn delete(
     let scope = TenantScope(auth.tenant);
     let cur = find(&state.db, scope, id).await?;
     ensure_own(auth, &cur)?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let res = scope
         .delete_many::<activity::Entity>()
         .filter(activity::Column::Id.eq(id))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
     if res.rows_affected == 0 {
         return Err(AppError::NotFound("activity"));
     }
-    publish(state, auth, Kind::Deleted, &cur).await;
+    crate::events::commit_with(&state.events, txn, vec![event(auth, Kind::Deleted, &cur)]).await?;
     Ok(cur)
 }
 

@@ -113,7 +113,6 @@ pub async fn submit(state: &AppState, post: Post<'_>) -> AppResult<Answer> {
         .filter(intake_request::Column::Id.eq(request))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
     // no user acted: the actor of what intake creates is null
     let mut events = vec![crate::events::Event::opportunity(
         key.tenant_id,
@@ -129,7 +128,7 @@ pub async fn submit(state: &AppState, post: Post<'_>) -> AppResult<Answer> {
             n,
         )
     }));
-    state.events.publish_all(events).await;
+    crate::events::commit_with(&state.events, txn, events).await?;
     Ok(answer)
 }
 

@@ -124,10 +124,9 @@ where
         make_clients(&txn, scope, id).await?;
     }
     let changed = find(&txn, scope, id).await?;
-    txn.commit().await?;
     let event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed)
         .moved(current.pipeline_id, changed.pipeline_id);
-    state.events.publish(event).await;
+    crate::events::commit_with(&state.events, txn, vec![event]).await?;
     Ok(changed)
 }
 

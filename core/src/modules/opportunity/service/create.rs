@@ -158,8 +158,12 @@ pub async fn create(
         },
     )
     .await?;
-    txn.commit().await?;
-    publish(state, auth, Kind::Created, &created).await;
+    crate::events::commit_with(
+        &state.events,
+        txn,
+        vec![event(auth, Kind::Created, &created)],
+    )
+    .await?;
     Ok(created)
 }
 

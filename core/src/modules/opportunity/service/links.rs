@@ -65,9 +65,13 @@ pub async fn add_contact(
     if current.status == opportunity::Status::Won {
         make_clients(&txn, scope, id).await?;
     }
-    txn.commit().await?;
-    let changed = find(&state.db, scope, id).await?;
-    publish(state, auth, Kind::Updated, &changed).await;
+    let changed = find(&txn, scope, id).await?;
+    crate::events::commit_with(
+        &state.events,
+        txn,
+        vec![event(auth, Kind::Updated, &changed)],
+    )
+    .await?;
     Ok(changed)
 }
 
@@ -126,8 +130,12 @@ pub async fn remove_contact(
         None,
     )
     .await?;
-    txn.commit().await?;
-    let changed = find(&state.db, scope, id).await?;
-    publish(state, auth, Kind::Updated, &changed).await;
+    let changed = find(&txn, scope, id).await?;
+    crate::events::commit_with(
+        &state.events,
+        txn,
+        vec![event(auth, Kind::Updated, &changed)],
+    )
+    .await?;
     Ok(changed)
 }

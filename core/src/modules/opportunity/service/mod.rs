@@ -154,17 +154,9 @@ fn role(raw: Option<&str>) -> AppResult<Option<String>> {
     }
 }
 
-/// Tells subscribers about a committed change.
-pub async fn publish(state: &AppState, auth: AuthContext, kind: Kind, o: &opportunity::Model) {
-    state
-        .events
-        .publish(Event::opportunity(
-            auth.tenant.0,
-            Some(auth.user.0),
-            kind,
-            o,
-        ))
-        .await;
+/// The event of a change `auth` made to `o`.
+pub fn event(auth: AuthContext, kind: Kind, o: &opportunity::Model) -> Event {
+    Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, o)
 }
 
 fn conflict(current: &opportunity::Model) -> AppError {

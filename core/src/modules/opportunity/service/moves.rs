@@ -255,34 +255,32 @@ pub async fn delete(
 ) -> AppResult<bool> {
     let id = id.0;
     let scope = TenantScope(auth.tenant);
-    let current = find(&state.db, scope, id).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let current = find(&txn, scope, id).await?;
     // its activities go with it (ON DELETE CASCADE): timelines hear of it
     let activities = scope
         .find::<entity::activity::Entity>()
         .filter(entity::activity::Column::OpportunityId.eq(id))
-        .all(&state.db)
+        .all(&txn)
         .await?;
     let res = scope
         .delete_many::<opportunity::Entity>()
         .filter(opportunity::Column::Id.eq(id))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
     if res.rows_affected == 0 {
         return Err(AppError::NotFound("opportunity"));
     }
-    publish(state, auth, Kind::Deleted, &current).await;
-    let gone: Vec<Event> = activities
-        .iter()
-        .map(|a| {
-            Event::activity(
-                auth.tenant.0,
-                Some(auth.user.0),
-                crate::events::ActivityEventKind::Deleted,
-                a,
-            )
-        })
-        .collect();
-    state.events.publish_all(gone).await;
+    let mut events = vec![event(auth, Kind::Deleted, &current)];
+    events.extend(activities.iter().map(|a| {
+        Event::activity(
+            auth.tenant.0,
+            Some(auth.user.0),
+            crate::events::ActivityEventKind::Deleted,
+            a,
+        )
+    }));
+    crate::events::commit_with(&state.events, txn, events).await?;
     Ok(true)
 }
 
