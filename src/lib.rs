@@ -14,3 +14,4 @@ pub mod pagination;
 pub mod scalars;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;

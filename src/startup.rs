@@ -110,6 +110,12 @@ impl Application {
                 settings.hash_queue,
             )?,
             allowed_origins: settings.cors_allowed_origins.clone(),
+            webhooks: settings.webhooks.clone(),
+            webhook_key: crate::auth::sha256_bytes(&format!(
+                "webhook-secrets:{}",
+                settings.jwt.secret
+            )),
+            webhook_sender: std::sync::OnceLock::new(),
         });
         let sweep_db = state.db.clone();
         let listener =
@@ -119,6 +125,8 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let schema = build_schema(Some(state.clone()), settings.introspection);
+        crate::webhooks::spawn_workers(state.clone(), schema.clone())
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let executor = web::Data::new(crate::graphql::Executor::new(settings.workers.max(1))?);
         let graphiql = GraphiqlEnabled(settings.graphiql);
         let workers = settings.workers.max(1);

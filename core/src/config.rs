@@ -60,6 +60,8 @@ pub struct Settings {
     /// Whether a commit on PostgreSQL hints other instances through NOTIFY
     /// (otherwise they find its events within their backstop interval).
     pub event_hints: bool,
+    /// Outgoing webhooks.
+    pub webhooks: WebhookSettings,
     /// How often an open WebSocket re-checks its user.
     pub ws_recheck_interval: Duration,
     /// Wall-clock limit of one GraphQL request over HTTP, and PostgreSQL's
@@ -79,6 +81,38 @@ pub struct Settings {
     pub tenant_filter: bool,
     /// The business clock (see `clock`): the system's, except in tests.
     pub clock: crate::clock::Clock,
+}
+
+/// Outgoing webhooks: who may be called, how often, for how long.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Plain `http://` endpoints (development only).
+    pub allow_http: bool,
+    /// Endpoints on loopback and private networks (development and tests).
+    /// Link-local and cloud metadata addresses stay refused.
+    pub allow_private: bool,
+    /// Endpoints served at once by one instance.
+    pub workers: usize,
+    /// The first retry's delay; each next one doubles (with jitter), up
+    /// to an hour.
+    pub retry_base: Duration,
+    /// An endpoint failing for this long is disabled.
+    pub give_up_after: Duration,
+    /// Per delivery.
+    pub timeout: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_private: false,
+            workers: 4,
+            retry_base: Duration::from_secs(5),
+            give_up_after: Duration::from_secs(24 * 3_600),
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Request headers every browser client may send cross-origin: the ones the
@@ -215,6 +249,16 @@ impl Settings {
                 parse("EVENT_BACKSTOP_INTERVAL_MS", 1_000)?.max(50),
             ),
             event_hints: parse("EVENT_HINTS", true)?,
+            webhooks: WebhookSettings {
+                allow_http: parse("WEBHOOK_ALLOW_HTTP", false)?,
+                allow_private: parse("WEBHOOK_ALLOW_PRIVATE", false)?,
+                workers: parse("WEBHOOK_WORKERS", 4)?,
+                retry_base: Duration::from_millis(parse("WEBHOOK_RETRY_BASE_MS", 5_000)?.max(10)),
+                give_up_after: Duration::from_secs(
+                    parse("WEBHOOK_GIVE_UP_HOURS", 24u64)?.saturating_mul(3_600),
+                ),
+                timeout: Duration::from_secs(10),
+            },
             ws_recheck_interval: Duration::from_secs(parse("WS_RECHECK_SECS", 60)?),
             request_timeout: Duration::from_secs(parse("REQUEST_TIMEOUT_SECS", 10)?.max(1)),
             hash_threads: parse(

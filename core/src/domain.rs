@@ -48,6 +48,8 @@ typed_id! {
     ActivityId => "activity",
     DocumentId => "document",
     IntakeKeyId => "intake key",
+    WebhookEndpointId => "webhook endpoint",
+    WebhookDeliveryId => "webhook delivery",
 }
 
 /// What a user may do in their tenant.

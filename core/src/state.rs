@@ -37,4 +37,12 @@ pub struct AppState {
     pub tenant_filter: bool,
     /// See `Settings::request_timeout`.
     pub request_timeout: Duration,
+    /// See `Settings::webhooks`.
+    pub webhooks: crate::config::WebhookSettings,
+    /// Encrypts webhook secrets at rest (derived from the JWT secret).
+    pub webhook_key: [u8; 32],
+    /// The transport's webhook sender, set once at startup (it needs the
+    /// GraphQL schema, which is built after this state): `redeliverWebhook`
+    /// sends through it.
+    pub webhook_sender: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }

@@ -47,6 +47,8 @@ tenant_owned!(
     document,
     intake_key,
     intake_request,
+    webhook_endpoint,
+    webhook_delivery,
 );
 
 /// The tenant a piece of work runs for, as the database sees it: on

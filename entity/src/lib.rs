@@ -20,3 +20,5 @@ pub mod stage;
 pub mod stage_change;
 pub mod tenant;
 pub mod user;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

@@ -13,6 +13,7 @@ mod m20261201_000007_row_level_security;
 mod m20261201_000008_tenant_foreign_keys;
 mod m20261202_000009_list_indexes;
 mod m20261202_000010_event_log;
+mod m20261202_000011_webhooks;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_tenant_foreign_keys::Migration),
             Box::new(m20261202_000009_list_indexes::Migration),
             Box::new(m20261202_000010_event_log::Migration),
+            Box::new(m20261202_000011_webhooks::Migration),
         ]
     }
 }

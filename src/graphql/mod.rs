@@ -29,6 +29,7 @@ pub struct Query(
     AnalyticsQuery,
     IntakeQuery,
     crate::modules::changes::ChangesQuery,
+    crate::modules::webhook::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -39,6 +40,7 @@ pub struct Mutation(
     ContactMutation,
     OpportunityMutation,
     IntakeMutation,
+    crate::modules::webhook::WebhookMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -8,3 +8,4 @@ pub mod contact;
 pub mod intake;
 pub mod opportunity;
 pub mod pipeline;
+pub mod webhook;

@@ -19,6 +19,11 @@ const COVERED: &[&str] = &[
     "Subscription.opportunityEvents(pipelineId)",
     "Subscription.activityEvents(opportunityId)",
     "Query.pipeline(id)",
+    "Query.webhookEndpoint(id)",
+    "Mutation.updateWebhookEndpoint(id)",
+    "Mutation.rotateWebhookSecret(id)",
+    "Mutation.redeliverWebhook(deliveryId)",
+    "Mutation.deleteWebhookEndpoint(id)",
     "Query.contact(id)",
     "Query.opportunity(id)",
     "Query.opportunities(filter.pipelineId)",
@@ -116,6 +121,9 @@ pub(crate) struct World {
     /// A DRAFT quote of opp1.
     document: String,
     intake_key: String,
+    webhook: String,
+    /// A (failed) delivery of the webhook's.
+    delivery: String,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -129,6 +137,8 @@ enum Kind {
     Activity,
     Document,
     IntakeKey,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl World {
@@ -144,6 +154,8 @@ impl World {
             Kind::Activity => vec![self.activity.clone()],
             Kind::Document => vec![self.document.clone()],
             Kind::IntakeKey => vec![self.intake_key.clone()],
+            Kind::Webhook => vec![self.webhook.clone()],
+            Kind::WebhookDelivery => vec![self.delivery.clone()],
         }
     }
 }
@@ -315,7 +327,62 @@ async fn populate(app: &TestApp, session: &Session, tag: &str) -> World {
     )
     .await["createIntakeKey"]["key"]["id"]);
 
+    // a webhook endpoint (nothing listens on port 9: a redelivery fails
+    // fast) and one logged delivery of the tenant's latest event, written
+    // as a delivery worker would
+    let webhook = s(&ok(
+        app,
+        t,
+        "mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) { endpoint { id } } }",
+        json!({ "i": { "url": "http://127.0.0.1:9/hook", "description": tag } }),
+    )
+    .await["createWebhookEndpoint"]["endpoint"]["id"]);
+    let last = ok(
+        app,
+        t,
+        "{ tenant { id } changes(first: 500) { nodes { id sequence } } }",
+        json!({}),
+    )
+    .await;
+    let event = last["changes"]["nodes"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let delivery = uuid::Uuid::new_v4().to_string();
+    {
+        let db = app.db().await;
+        let backend = db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_seq, event_kind, attempt, succeeded, response_code, duration_ms, error, at) VALUES ($1::uuid, $2::uuid, $3::uuid, $4::uuid, $5, 'opportunity.created', 1, false, 500, 3, 'the endpoint answered 500', $6)"
+            }
+            _ => {
+                "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_seq, event_kind, attempt, succeeded, response_code, duration_ms, error, at) VALUES (?, ?, ?, ?, ?, 'opportunity.created', 1, false, 500, 3, 'the endpoint answered 500', ?)"
+            }
+        };
+        let uuid = |v: &Value| uuid::Uuid::parse_str(v.as_str().unwrap()).unwrap();
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                uuid::Uuid::parse_str(&delivery).unwrap().into(),
+                uuid(&last["tenant"]["id"]).into(),
+                uuid::Uuid::parse_str(&webhook).unwrap().into(),
+                uuid(&event["id"]).into(),
+                event["sequence"].as_i64().unwrap().into(),
+                chrono::Utc::now().into(),
+            ],
+        ))
+        .await
+        .unwrap();
+        db.close().await.ok();
+    }
+
     World {
+        webhook,
+        delivery,
         admin: session.user_id.clone(),
         member,
         sales_pipeline,
@@ -376,6 +443,34 @@ fn probes(a: &World) -> Vec<Probe> {
             "subscription($id: ID) { activityEvents(opportunityId: $id) { kind } }",
             json!({ "id": BAD }),
             &a.opp1,
+        ),
+        probe(
+            "Query.webhookEndpoint(id)",
+            Kind::Webhook,
+            "query($id: ID!) { webhookEndpoint(id: $id) { id deliveries { id } } }",
+            json!({ "id": BAD }),
+            &a.webhook,
+        ),
+        probe(
+            "Mutation.updateWebhookEndpoint(id)",
+            Kind::Webhook,
+            "mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { description: \"probed\" }) { id } }",
+            json!({ "id": BAD }),
+            &a.webhook,
+        ),
+        probe(
+            "Mutation.rotateWebhookSecret(id)",
+            Kind::Webhook,
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({ "id": BAD }),
+            &a.webhook,
+        ),
+        probe(
+            "Mutation.redeliverWebhook(deliveryId)",
+            Kind::WebhookDelivery,
+            "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id succeeded } }",
+            json!({ "id": BAD }),
+            &a.delivery,
         ),
         probe(
             "Query.pipeline(id)",
@@ -845,6 +940,13 @@ fn probes(a: &World) -> Vec<Probe> {
             "mutation($id: ID!, $to: ID) { deleteStage(id: $id, moveOpportunitiesTo: $to) }",
             json!({ "id": a.stages[0], "to": BAD }),
             &a.stages[1],
+        ),
+        probe(
+            "Mutation.deleteWebhookEndpoint(id)",
+            Kind::Webhook,
+            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+            json!({ "id": BAD }),
+            &a.webhook,
         ),
         probe(
             "Mutation.archivePipeline(id)",

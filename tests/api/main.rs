@@ -35,3 +35,4 @@ mod schema_file;
 mod seed;
 mod subscriptions;
 mod tokens;
+mod webhooks;

@@ -58,3 +58,8 @@ pub fn random_token(bytes: usize) -> String {
 pub fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
+
+/// SHA-256 of `s`, as a 32-byte key.
+pub fn sha256_bytes(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}

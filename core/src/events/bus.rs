@@ -40,6 +40,9 @@ pub struct EventBus {
     /// On PostgreSQL (unless turned off): other instances hear of commits
     /// through NOTIFY.
     hints: bool,
+    /// Woken by every commit seen here (this instance's or a hint of
+    /// another's): webhook workers wait on it.
+    commits: Arc<tokio::sync::Notify>,
     /// How many subscriptions were ever taken: a subscription is live
     /// (will hear every later event) once this has counted it, which is
     /// what tests wait on instead of guessing from silence.
@@ -72,7 +75,13 @@ impl EventBus {
             capacity: capacity.max(16),
             hints: db.get_database_backend() == DatabaseBackend::Postgres,
             subscriptions: tokio::sync::watch::channel(0).0,
+            commits: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Notified on every commit this instance hears of.
+    pub fn commits(&self) -> Arc<tokio::sync::Notify> {
+        self.commits.clone()
     }
 
     /// Counts subscriptions taken so far (see the field).
@@ -154,6 +163,7 @@ impl EventBus {
 
     /// Makes `tenant`'s feed (if any here) read the log.
     pub fn poke(self: &Arc<Self>, tenant: Uuid) {
+        self.commits.notify_waiters();
         let Some(feed) = self.feed(tenant) else {
             return;
         };

@@ -77,6 +77,10 @@ pub enum Subject {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         opportunity: Option<Uuid>,
     },
+    /// The server disabled a webhook endpoint after it kept failing: its
+    /// admins hear of it.
+    #[serde(rename = "w")]
+    WebhookDisabled { id: Uuid },
 }
 
 #[derive(Clone, Debug)]
@@ -221,12 +225,15 @@ impl Subject {
                 A::BecameOverdue => "activity.became_overdue",
                 A::Deleted => "activity.deleted",
             },
+            Self::WebhookDisabled { .. } => "webhook_endpoint.disabled",
         }
     }
 
     pub fn id(&self) -> Uuid {
         match self {
-            Self::Opportunity { id, .. } | Self::Activity { id, .. } => *id,
+            Self::Opportunity { id, .. }
+            | Self::Activity { id, .. }
+            | Self::WebhookDisabled { id } => *id,
         }
     }
 
@@ -279,6 +286,24 @@ pub fn parse_cursor(field: &'static str, raw: &str) -> AppResult<i64> {
         .filter(|n| *n >= 0)
         .ok_or_else(|| AppError::bad_input(field, format!("{field} is not an event cursor")))
 }
+
+/// Every kind name `Subject::kind_name` answers.
+pub const KIND_NAMES: &[&str] = &[
+    "opportunity.created",
+    "opportunity.updated",
+    "opportunity.stage_changed",
+    "opportunity.won",
+    "opportunity.lost",
+    "opportunity.reopened",
+    "opportunity.became_late",
+    "opportunity.deleted",
+    "activity.created",
+    "activity.updated",
+    "activity.completed",
+    "activity.became_overdue",
+    "activity.deleted",
+    "webhook_endpoint.disabled",
+];
 
 /// Set by a subscription stream that can no longer be fed (the log cannot
 /// be read); the WebSocket connection owning it waits on this and closes

@@ -1,5 +1,5 @@
 //! Domain modules, in dependency order: account < pipeline < contact <
-//! opportunity < activity < {intake, analytics, onboarding}. Each writes only its own
+//! opportunity < activity < {intake, analytics, onboarding, webhook}. Each writes only its own
 //! tables; others call its `*_in` commands.
 pub mod account;
 pub mod activity;
@@ -9,3 +9,4 @@ pub mod intake;
 pub mod onboarding;
 pub mod opportunity;
 pub mod pipeline;
+pub mod webhook;

@@ -31,6 +31,8 @@ pub enum EventKind {
     ActivityCompleted,
     ActivityBecameOverdue,
     ActivityDeleted,
+    /// The server disabled a webhook endpoint that kept failing.
+    WebhookEndpointDisabled,
 }
 
 const KINDS: &[(EventKind, &str)] = &[
@@ -50,10 +52,14 @@ const KINDS: &[(EventKind, &str)] = &[
     (EventKind::ActivityCompleted, "activity.completed"),
     (EventKind::ActivityBecameOverdue, "activity.became_overdue"),
     (EventKind::ActivityDeleted, "activity.deleted"),
+    (
+        EventKind::WebhookEndpointDisabled,
+        "webhook_endpoint.disabled",
+    ),
 ];
 
 impl EventKind {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         KINDS
             .iter()
             .find(|(k, _)| *k == self)
@@ -61,7 +67,10 @@ impl EventKind {
     }
 
     fn of(event: &Event) -> Option<Self> {
-        let name = event.subject.kind_name();
+        Self::from_name(event.subject.kind_name())
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
         KINDS.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
     }
 }
@@ -81,6 +90,7 @@ pub enum ChangeOperation {
 pub enum SubjectType {
     Opportunity,
     Activity,
+    WebhookEndpoint,
 }
 
 /// One entry of your tenant's change log.
@@ -88,6 +98,11 @@ pub struct Change(Arc<Event>);
 
 #[Object]
 impl Change {
+    /// The event's id: a webhook delivery of it carries the same id (as
+    /// `msg_<id without dashes>` in `webhook-id`).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
     /// Pass it as `after` to continue from here.
     async fn cursor(&self) -> String {
         crate::events::cursor(self.0.seq)
@@ -116,6 +131,7 @@ impl Change {
         match self.0.subject {
             crate::events::Subject::Opportunity { .. } => SubjectType::Opportunity,
             crate::events::Subject::Activity { .. } => SubjectType::Activity,
+            crate::events::Subject::WebhookDisabled { .. } => SubjectType::WebhookEndpoint,
         }
     }
     async fn subject_id(&self) -> ID {
