@@ -64,10 +64,24 @@ impl Application {
             counter.fetch_add(1, Ordering::Relaxed);
         });
         crate::auth::password::warm_up().await;
-        let events =
-            Arc::new(EventBus::new(&db, settings.event_buffer).with_hints(settings.event_hints));
+        let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+        let nats = settings.nats.clone().filter(|_| postgres);
+        let events = Arc::new(
+            EventBus::new(&db, settings.event_buffer)
+                .with_hints(settings.event_hints && nats.is_none()),
+        );
         let bus = events.clone();
-        if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        if let Some(nats) = nats {
+            crate::events::nats::start(
+                nats,
+                &settings.database_url,
+                db.clone(),
+                events.clone(),
+                settings.event_retention,
+            )
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        } else if postgres {
             let ready = crate::events::spawn_listener(&settings.database_url, events.clone());
             // start delivering before serving; a failure keeps retrying in
             // the background (and is logged there)

@@ -62,6 +62,9 @@ pub struct Settings {
     pub event_hints: bool,
     /// Outgoing webhooks.
     pub webhooks: WebhookSettings,
+    /// `EVENT_TRANSPORT=nats`: events travel between instances through
+    /// NATS JetStream (PostgreSQL only); None: PostgreSQL notifications.
+    pub nats: Option<crate::events::nats::NatsSettings>,
     /// How often an open WebSocket re-checks its user.
     pub ws_recheck_interval: Duration,
     /// Wall-clock limit of one GraphQL request over HTTP, and PostgreSQL's
@@ -249,6 +252,21 @@ impl Settings {
                 parse("EVENT_BACKSTOP_INTERVAL_MS", 1_000)?.max(50),
             ),
             event_hints: parse("EVENT_HINTS", true)?,
+            nats: match var("EVENT_TRANSPORT").as_deref() {
+                None | Some("postgres") => None,
+                Some("nats") => Some(crate::events::nats::NatsSettings {
+                    url: var("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+                    stream: var("NATS_STREAM").unwrap_or_else(|| "CRM_EVENTS".into()),
+                    subject_prefix: var("NATS_SUBJECT_PREFIX")
+                        .unwrap_or_else(|| "crm.events".into()),
+                }),
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        name: "EVENT_TRANSPORT",
+                        reason: "must be postgres or nats".into(),
+                    });
+                }
+            },
             webhooks: WebhookSettings {
                 allow_http: parse("WEBHOOK_ALLOW_HTTP", false)?,
                 allow_private: parse("WEBHOOK_ALLOW_PRIVATE", false)?,

@@ -14,6 +14,7 @@ mod m20261201_000008_tenant_foreign_keys;
 mod m20261202_000009_list_indexes;
 mod m20261202_000010_event_log;
 mod m20261202_000011_webhooks;
+mod m20261202_000012_event_relay;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_list_indexes::Migration),
             Box::new(m20261202_000010_event_log::Migration),
             Box::new(m20261202_000011_webhooks::Migration),
+            Box::new(m20261202_000012_event_relay::Migration),
         ]
     }
 }

@@ -388,3 +388,62 @@ async fn a_client_of_a_stopped_instance_resumes_on_another() {
         assert_eq!(e["opportunityEvents"]["opportunityId"], id.as_str());
     }
 }
+
+/// `EVENT_TRANSPORT=nats`: two instances on one PostgreSQL database, the
+/// events carried by NATS JetStream (the backstop is slowed right down,
+/// so only NATS can deliver in time), in order, from both instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: the PostgreSQL half is skipped"
+)]
+async fn two_instances_share_events_through_nats() {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let nats = crm_server::events::nats::NatsSettings {
+        url: std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        stream: format!("CRM_TEST_{tag}"),
+        subject_prefix: format!("crm.test.{tag}"),
+    };
+    let tweak = |s: &mut crm_server::config::Settings| {
+        s.nats = Some(nats.clone());
+        s.event_backstop_interval = Duration::from_secs(600);
+    };
+    let Some(a) = TestApp::spawn_with(crate::helpers::Backend::Postgres, tweak).await else {
+        return;
+    };
+    let b = a.sibling(tweak).await;
+    let s = a.sign_up("Nats", "nats@example.com").await;
+    let st = stage(&a, &s).await;
+    let mut on_b = b.ws_ready(&s.token).await;
+    on_b.subscribe_live("o", EVENTS, json!({})).await;
+    let mut on_a = a.ws_ready(&s.token).await;
+    on_a.subscribe_live("o", EVENTS, json!({})).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        ids.push(create(app, &s, &st, &format!("N{i}")).await);
+    }
+    for ws in [&mut on_b, &mut on_a] {
+        let mut got = Vec::new();
+        for _ in 0..ids.len() {
+            let e = ws
+                .next_within(Duration::from_secs(5))
+                .await
+                .expect("delivered through NATS");
+            got.push(
+                e["payload"]["data"]["opportunityEvents"]["opportunityId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        assert_eq!(got, ids);
+        ws.silent_for(Duration::from_millis(300)).await;
+    }
+    // the test's stream goes with it
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    async_nats::jetstream::new(client)
+        .delete_stream(&nats.stream)
+        .await
+        .unwrap();
+}

@@ -116,6 +116,7 @@ pub fn test_settings(database_url: String) -> Settings {
         event_retention: Duration::from_secs(30 * 86_400),
         event_backstop_interval: Duration::from_millis(200),
         event_hints: true,
+        nats: None,
         // no delivery workers unless a test asks: their statements would
         // blur the counts
         webhooks: crm_server::config::WebhookSettings {

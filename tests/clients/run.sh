@@ -12,6 +12,9 @@
 #   GRAPHQL_URL            the server, default settings
 #   GRAPHQL_URL_SHORT_TTL  a second server with ACCESS_TOKEN_TTL_SECS=2
 #
+# Both may deliver webhooks to plain-http receivers on 127.0.0.1
+# (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE; WEBHOOK_WORKERS=2).
+#
 # A check is a node script (run with --conditions=development, so that
 # Apollo Client warns as in development) printing `ok N - name` lines and
 # exiting non-zero on failure. The checks run in parallel; their output is
@@ -35,9 +38,10 @@ done
 [ -d node_modules ] || npm ci --silent --no-audit --no-fund
 
 source "$here/../../tools/serve.sh"
-crm_server_start "$backend"
+webhooks=(WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE=true WEBHOOK_WORKERS=2)
+crm_server_start "$backend" "${webhooks[@]}"
 export GRAPHQL_URL="http://127.0.0.1:$port/graphql"
-crm_server_start "$backend" ACCESS_TOKEN_TTL_SECS=2
+crm_server_start "$backend" "${webhooks[@]}" ACCESS_TOKEN_TTL_SECS=2
 export GRAPHQL_URL_SHORT_TTL="http://127.0.0.1:$port/graphql"
 
 out="$(mktemp -d)"

@@ -173,6 +173,31 @@ impl EventBus {
         }
     }
 
+    /// An event that arrived by NATS: delivered as is when it is the next
+    /// one the feed expects, otherwise the feed reads the log (a gap, or
+    /// a read in progress).
+    pub fn offer(self: &Arc<Self>, event: Event) {
+        self.commits.notify_waiters();
+        let Some(feed) = self.feed(event.tenant) else {
+            return;
+        };
+        let Ok(mut last) = feed.last.try_lock() else {
+            self.poke(event.tenant);
+            return;
+        };
+        match *last {
+            Some(l) if event.seq == l + 1 => {
+                *last = Some(event.seq);
+                let _ = feed.tx.send(Arc::new(event));
+            }
+            Some(l) if event.seq <= l => {}
+            _ => {
+                drop(last);
+                self.poke(event.tenant);
+            }
+        }
+    }
+
     /// Makes every feed here read the log.
     pub fn poke_all(self: &Arc<Self>) {
         let tenants: Vec<Uuid> = {

@@ -16,6 +16,7 @@
 //! a subscriber could not read anyway.
 pub mod bus;
 pub mod log;
+pub mod nats;
 
 pub use bus::{EventBus, Subscription, spawn_backstop, spawn_listener, tenant_stream};
 
