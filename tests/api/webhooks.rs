@@ -539,3 +539,41 @@ async fn a_redirect_is_not_followed() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Two instances on one PostgreSQL database, both delivering: every event
+/// reaches the endpoint exactly once, in order (the lease and `SKIP
+/// LOCKED` keep one worker per endpoint).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL is not set: the PostgreSQL half is skipped"
+)]
+async fn two_instances_deliver_each_event_once() {
+    let Some(a) = spawn(Backend::Postgres, |_| {}).await else {
+        return;
+    };
+    let b = a.sibling(|s| s.webhooks.workers = 2).await;
+    let s = a.sign_up("Pair", "pair@example.com").await;
+    let st = crate::pipelines::sales_pipeline(&a, &s.token).await.1[0].clone();
+    let mut rx = Receiver::start(OK).await;
+    let (_, secret) = endpoint(&a, &s, &rx.url, Value::Null).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        ids.push(opportunity(app, &s, &st, &format!("P{i}")).await);
+    }
+    let got = rx.wait_for(20).await;
+    let seen: Vec<String> = got
+        .iter()
+        .map(|r| {
+            verify(&secret, r).unwrap();
+            let b: Value = serde_json::from_str(&r.body).unwrap();
+            b["data"]["subjectId"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(seen, ids);
+    // nothing more comes
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(rx.got.lock().unwrap().len(), 20);
+    drop(b);
+}
