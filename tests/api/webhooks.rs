@@ -252,8 +252,24 @@ async fn deliveries_are_signed_in_order_and_logged(backend: Backend) {
         "a deleted subject is null"
     );
     rx.wait_for(6).await;
-    // the delivery log, through GraphQL
-    let v = app.gql(Some(&s.token), EP, json!({ "id": ep })).await;
+    // the delivery log, through GraphQL (the receiver may see the last
+    // delivery a moment before the worker logs it)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let v = loop {
+        let v = app.gql(Some(&s.token), EP, json!({ "id": ep })).await;
+        if v["data"]["webhookEndpoint"]["deliveries"]
+            .as_array()
+            .map_or(0, Vec::len)
+            >= 6
+        {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "six deliveries logged: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let d = v["data"]["webhookEndpoint"]["deliveries"]
         .as_array()
         .unwrap();
@@ -309,7 +325,23 @@ async fn failures_are_retried_and_a_slow_endpoint_delays_no_other(backend: Backe
     let got = flaky.wait_for(3).await;
     assert_eq!(got[0].id, got[2].id);
     verify(&secret, &got[2]).unwrap();
-    let v = app.gql(Some(&s.token), EP, json!({ "id": flaky_ep })).await;
+    // the receiver saw the third try before the worker logged it
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let v = loop {
+        let v = app.gql(Some(&s.token), EP, json!({ "id": flaky_ep })).await;
+        if v["data"]["webhookEndpoint"]["deliveries"]
+            .as_array()
+            .map_or(0, Vec::len)
+            >= 3
+        {
+            break v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "three attempts logged: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let mut d: Vec<(i64, bool, Value)> = v["data"]["webhookEndpoint"]["deliveries"]
         .as_array()
         .unwrap()

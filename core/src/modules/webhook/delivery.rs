@@ -58,16 +58,42 @@ pub async fn claim(
              AND (e.lease_until IS NULL OR e.lease_until < ?) \
              AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= ?) \
              ORDER BY e.next_attempt_at NULLS FIRST LIMIT 1",
-            "UPDATE webhook_endpoints SET lease_until = ? WHERE id = ?",
+            "",
         ),
     };
+    if backend != DatabaseBackend::Postgres {
+        // SQLite: look without taking the write lock (workers poll it
+        // while idle), then claim with a conditional update that only
+        // one worker can win
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                select,
+                [ts.into(), ts.into()],
+            ))
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: Uuid = row.try_get("", "id")?;
+        let won = db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                "UPDATE webhook_endpoints SET lease_until = ? WHERE id = ? \
+                 AND (lease_until IS NULL OR lease_until < ?)",
+                [until.into(), id.into(), ts.into()],
+            ))
+            .await?
+            .rows_affected()
+            == 1;
+        if !won {
+            return Ok(None);
+        }
+        return Ok(webhook_endpoint::Entity::find_by_id(id).one(db).await?);
+    }
     let txn = crate::db::begin_write(db).await?;
-    let values: Vec<sea_orm::Value> = match backend {
-        DatabaseBackend::Postgres => vec![ts.into()],
-        _ => vec![ts.into(), ts.into()],
-    };
     let row = txn
-        .query_one_raw(Statement::from_sql_and_values(backend, select, values))
+        .query_one_raw(Statement::from_sql_and_values(backend, select, [ts.into()]))
         .await?;
     let Some(row) = row else {
         txn.commit().await?;
