@@ -35,6 +35,20 @@ const TENANT_TABLES: &[&str] = &[
 
 const CURRENT: &str = "NULLIF(current_setting('app.tenant_id', true), '')";
 
+/// Puts tables added later under the same policy (PostgreSQL only).
+pub(crate) async fn protect(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    for table in tables {
+        manager
+            .get_connection()
+            .execute_unprepared(&policy(table, "tenant_id"))
+            .await?;
+    }
+    Ok(())
+}
+
 fn policy(table: &str, column: &str) -> String {
     let rule = format!("{CURRENT} IS NULL OR {column} = {CURRENT}::uuid");
     format!(

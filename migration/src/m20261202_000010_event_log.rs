@@ -5,7 +5,6 @@
 //! commit order. Subscriptions, the `changes` feed and (later) webhooks
 //! read the log; nothing else carries an event between instances.
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -37,8 +36,6 @@ enum Tenants {
     Table,
     Id,
 }
-
-const CURRENT: &str = "NULLIF(current_setting('app.tenant_id', true), '')";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -102,19 +99,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        if manager.get_database_backend() == DatabaseBackend::Postgres {
-            let rule = format!("{CURRENT} IS NULL OR tenant_id = {CURRENT}::uuid");
-            for table in ["events", "event_heads"] {
-                manager
-                    .get_connection()
-                    .execute_unprepared(&format!(
-                        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; \
-                         ALTER TABLE {table} FORCE ROW LEVEL SECURITY; \
-                         CREATE POLICY tenant_isolation ON {table} USING ({rule}) WITH CHECK ({rule});"
-                    ))
-                    .await?;
-            }
-        }
+        crate::m20261201_000007_row_level_security::protect(manager, &["events", "event_heads"])
+            .await?;
         Ok(())
     }
 

@@ -4,7 +4,6 @@
 //! scheme needs them back); `lease_until` lets workers on several
 //! instances share endpoints without delivering one twice.
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -54,8 +53,6 @@ enum Tenants {
     Table,
     Id,
 }
-
-const CURRENT: &str = "NULLIF(current_setting('app.tenant_id', true), '')";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -171,19 +168,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        if manager.get_database_backend() == DatabaseBackend::Postgres {
-            let rule = format!("{CURRENT} IS NULL OR tenant_id = {CURRENT}::uuid");
-            for table in ["webhook_endpoints", "webhook_deliveries"] {
-                manager
-                    .get_connection()
-                    .execute_unprepared(&format!(
-                        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; \
-                         ALTER TABLE {table} FORCE ROW LEVEL SECURITY; \
-                         CREATE POLICY tenant_isolation ON {table} USING ({rule}) WITH CHECK ({rule});"
-                    ))
-                    .await?;
-            }
-        }
+        crate::m20261201_000007_row_level_security::protect(
+            manager,
+            &["webhook_endpoints", "webhook_deliveries"],
+        )
+        .await?;
         Ok(())
     }
 

@@ -149,6 +149,33 @@ async fn endpoint(app: &TestApp, s: &Session, url: &str, kinds: Value) -> (Strin
     )
 }
 
+/// The endpoint (with its delivery log) once `ready` holds of it: the
+/// receiver may see a delivery a moment before the worker logs it.
+async fn endpoint_when(
+    app: &TestApp,
+    s: &Session,
+    ep: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = app.gql(Some(&s.token), EP, json!({ "id": ep })).await;
+        let e = &v["data"]["webhookEndpoint"];
+        if ready(e) {
+            return e.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the endpoint never got there: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn logged(e: &Value) -> usize {
+    e["deliveries"].as_array().map_or(0, Vec::len)
+}
+
 async fn opportunity(app: &TestApp, s: &Session, stage: &str, title: &str) -> String {
     let v = app
         .gql(
@@ -252,27 +279,9 @@ async fn deliveries_are_signed_in_order_and_logged(backend: Backend) {
         "a deleted subject is null"
     );
     rx.wait_for(6).await;
-    // the delivery log, through GraphQL (the receiver may see the last
-    // delivery a moment before the worker logs it)
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let v = loop {
-        let v = app.gql(Some(&s.token), EP, json!({ "id": ep })).await;
-        if v["data"]["webhookEndpoint"]["deliveries"]
-            .as_array()
-            .map_or(0, Vec::len)
-            >= 6
-        {
-            break v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "six deliveries logged: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let d = v["data"]["webhookEndpoint"]["deliveries"]
-        .as_array()
-        .unwrap();
+    // the delivery log, through GraphQL
+    let e = endpoint_when(&app, &s, &ep, |e| logged(e) >= 6).await;
+    let d = e["deliveries"].as_array().unwrap();
     assert_eq!(d.len(), 6, "{v}");
     assert!(
         d.iter()
@@ -325,24 +334,8 @@ async fn failures_are_retried_and_a_slow_endpoint_delays_no_other(backend: Backe
     let got = flaky.wait_for(3).await;
     assert_eq!(got[0].id, got[2].id);
     verify(&secret, &got[2]).unwrap();
-    // the receiver saw the third try before the worker logged it
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let v = loop {
-        let v = app.gql(Some(&s.token), EP, json!({ "id": flaky_ep })).await;
-        if v["data"]["webhookEndpoint"]["deliveries"]
-            .as_array()
-            .map_or(0, Vec::len)
-            >= 3
-        {
-            break v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "three attempts logged: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let mut d: Vec<(i64, bool, Value)> = v["data"]["webhookEndpoint"]["deliveries"]
+    let e = endpoint_when(&app, &s, &flaky_ep, |e| logged(e) >= 3).await;
+    let mut d: Vec<(i64, bool, Value)> = e["deliveries"]
         .as_array()
         .unwrap()
         .iter()
@@ -364,30 +357,14 @@ async fn failures_are_retried_and_a_slow_endpoint_delays_no_other(backend: Backe
         ]
     );
     // the slow one timed out and waits for its retry
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = app.gql(Some(&s.token), EP, json!({ "id": slow_ep })).await;
-        let d = &v["data"]["webhookEndpoint"]["deliveries"];
-        if let Some(first) = d.as_array().and_then(|d| d.last()) {
-            assert_eq!(first["succeeded"], false);
-            assert!(
-                first["error"].as_str().unwrap().contains("no answer"),
-                "{first}"
-            );
-            assert!(
-                v["data"]["webhookEndpoint"]["failedAttempts"]
-                    .as_i64()
-                    .unwrap()
-                    >= 1
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the slow endpoint's attempt is logged"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let e = endpoint_when(&app, &s, &slow_ep, |e| logged(e) >= 1).await;
+    let first = &e["deliveries"][0];
+    assert_eq!(first["succeeded"], false);
+    assert!(
+        first["error"].as_str().unwrap().contains("no answer"),
+        "{first}"
+    );
+    assert!(e["failedAttempts"].as_i64().unwrap() >= 1, "{e}");
 }
 
 both!(an_endpoint_failing_too_long_is_disabled_and_its_tenant_told);
@@ -401,20 +378,11 @@ async fn an_endpoint_failing_too_long_is_disabled_and_its_tenant_told(backend: B
     let (ep, _) = endpoint(&app, &s, &down.url, Value::Null).await;
     opportunity(&app, &s, &st, "Lost cause").await;
     down.wait_for(1).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = app.gql(Some(&s.token), EP, json!({ "id": ep })).await;
-        let e = &v["data"]["webhookEndpoint"];
-        if e["enabled"] == false {
-            assert!(
-                e["disabledReason"].as_str().unwrap().contains("failing"),
-                "{e}"
-            );
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "disabled: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let e = endpoint_when(&app, &s, &ep, |e| e["enabled"] == false).await;
+    assert!(
+        e["disabledReason"].as_str().unwrap().contains("failing"),
+        "{e}"
+    );
     let v = app
         .gql(
             Some(&s.token),
@@ -556,20 +524,10 @@ async fn a_redirect_is_not_followed() {
     let (ep, _) = endpoint(&app, &s, &rx.url, Value::Null).await;
     opportunity(&app, &s, &st, "Follow me").await;
     rx.wait_for(1).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let v = app.gql(Some(&s.token), EP, json!({ "id": ep })).await;
-        if let Some(d) = v["data"]["webhookEndpoint"]["deliveries"]
-            .as_array()
-            .and_then(|d| d.last())
-        {
-            assert_eq!(d["succeeded"], false, "{d}");
-            assert_eq!(d["responseCode"], 302, "{d}");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let e = endpoint_when(&app, &s, &ep, |e| logged(e) >= 1).await;
+    let d = &e["deliveries"][0];
+    assert_eq!(d["succeeded"], false, "{d}");
+    assert_eq!(d["responseCode"], 302, "{d}");
 }
 
 /// Two instances on one PostgreSQL database, both delivering: every event

@@ -139,12 +139,8 @@ pub async fn load_shared<T: Clone>(
 }
 
 impl Event {
-    pub fn opportunity(
-        tenant: Uuid,
-        actor: Option<Uuid>,
-        kind: OpportunityEventKind,
-        model: &entity::opportunity::Model,
-    ) -> Self {
+    /// A new event of the running request (not logged yet: `seq` is 0).
+    pub fn new(tenant: Uuid, actor: Option<Uuid>, version: Option<i32>, subject: Subject) -> Self {
         Self {
             seq: 0,
             id: Uuid::new_v4(),
@@ -152,15 +148,25 @@ impl Event {
             actor,
             request: crate::tenancy::request_id(),
             at: crate::tenancy::now(),
-            version: Some(model.version),
-            subject: Subject::Opportunity {
-                kind,
-                id: model.id,
-                pipeline: model.pipeline_id,
-                left_pipeline: None,
-            },
+            version,
+            subject,
             loaded: Loaded::default(),
         }
+    }
+
+    pub fn opportunity(
+        tenant: Uuid,
+        actor: Option<Uuid>,
+        kind: OpportunityEventKind,
+        model: &entity::opportunity::Model,
+    ) -> Self {
+        let subject = Subject::Opportunity {
+            kind,
+            id: model.id,
+            pipeline: model.pipeline_id,
+            left_pipeline: None,
+        };
+        Self::new(tenant, actor, Some(model.version), subject)
     }
 
     /// An opportunity event for a move from pipeline `from` to `to`: the
@@ -184,21 +190,12 @@ impl Event {
         kind: ActivityEventKind,
         model: &entity::activity::Model,
     ) -> Self {
-        Self {
-            seq: 0,
-            id: Uuid::new_v4(),
-            tenant,
-            actor,
-            request: crate::tenancy::request_id(),
-            at: crate::tenancy::now(),
-            version: None,
-            subject: Subject::Activity {
-                kind,
-                id: model.id,
-                opportunity: model.opportunity_id,
-            },
-            loaded: Loaded::default(),
-        }
+        let subject = Subject::Activity {
+            kind,
+            id: model.id,
+            opportunity: model.opportunity_id,
+        };
+        Self::new(tenant, actor, None, subject)
     }
 }
 

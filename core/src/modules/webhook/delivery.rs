@@ -22,7 +22,7 @@ use entity::{webhook_delivery, webhook_endpoint};
 use crate::config::WebhookSettings;
 use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
-use crate::events::{Event, EventBus, Loaded, Subject};
+use crate::events::{Event, EventBus, Subject};
 use crate::tenancy::{TenantScope, now};
 
 /// How one attempt ended.
@@ -236,17 +236,13 @@ pub async fn record(
             )
             .exec(&txn)
             .await?;
-        let disabled = Event {
-            seq: 0,
-            id: Uuid::new_v4(),
-            tenant: ep.tenant_id,
-            actor: None,
-            request: None,
-            at: ts,
-            version: None,
-            subject: Subject::WebhookDisabled { id: ep.id },
-            loaded: Loaded::default(),
-        };
+        let mut disabled = Event::new(
+            ep.tenant_id,
+            None,
+            None,
+            Subject::WebhookDisabled { id: ep.id },
+        );
+        disabled.at = ts;
         crate::events::commit_with(bus, txn, vec![disabled]).await?;
         tracing::warn!(endpoint = %ep.id, "webhooks: disabled an endpoint that kept failing");
         return Ok(());
