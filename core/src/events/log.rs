@@ -99,6 +99,18 @@ pub async fn head<C: ConnectionTrait>(conn: &C, tenant: Uuid) -> AppResult<i64> 
         .map_or(0, |h| h.seq))
 }
 
+/// The last sequence numbers of `tenants` (those with a log), in one
+/// statement.
+pub async fn heads<C: ConnectionTrait>(conn: &C, tenants: &[Uuid]) -> AppResult<Vec<(Uuid, i64)>> {
+    Ok(event_head::Entity::find()
+        .filter(event_head::Column::TenantId.is_in(tenants.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|h| (h.tenant_id, h.seq))
+        .collect())
+}
+
 /// Whether reading after `after` still sees every later event: false
 /// once retention has removed some of them.
 pub async fn covers<C: ConnectionTrait>(conn: &C, tenant: Uuid, after: i64) -> AppResult<bool> {
