@@ -247,6 +247,23 @@ dual_test!(cursors_are_checked_and_expire_with_retention, |app| {
         assert_eq!(code(&v), "BAD_USER_INPUT", "{bad}: {v}");
         assert_eq!(field(&v), "after", "{v}");
     }
+    // a cursor of a busier tenant is not one of this tenant's
+    let busy = app.sign_up("Busy", "busy@example.com").await;
+    let busy_stage = stage(&app, &busy).await;
+    for i in 0..3 {
+        create(&app, &busy, &busy_stage, &format!("B{i}")).await;
+    }
+    let foreign = now_cursor(&app, &busy).await;
+    let v = app
+        .gql(Some(&s.token), CHANGES, json!({ "a": foreign }))
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    let mut ws = app.ws_ready(&s.token).await;
+    ws.subscribe("f", EVENTS, json!({ "a": foreign })).await;
+    let m = ws.next().await;
+    assert_eq!(m["type"], "error", "{m}");
+    assert_eq!(m["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    drop(ws);
     for f in [-1, 501] {
         let v = app.gql(Some(&s.token), CHANGES, json!({ "f": f })).await;
         assert_eq!(code(&v), "BAD_USER_INPUT", "{f}: {v}");

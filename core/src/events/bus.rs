@@ -284,9 +284,9 @@ impl EventBus {
         log::read_after(&self.db, tenant, after, PAGE, None).await
     }
 
-    /// Whether the log still holds every event of `tenant` after `after`.
-    pub async fn covers(&self, tenant: Uuid, after: i64) -> AppResult<bool> {
-        log::covers(&self.db, tenant, after).await
+    /// See `log::check_cursor`.
+    pub async fn check_cursor(&self, tenant: Uuid, after: i64) -> AppResult<()> {
+        log::check_cursor(&self.db, tenant, after, "after").await
     }
 
     fn is_own(&self, instance: &str) -> bool {

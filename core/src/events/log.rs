@@ -111,6 +111,27 @@ pub async fn heads<C: ConnectionTrait>(conn: &C, tenants: &[Uuid]) -> AppResult<
         .collect())
 }
 
+/// Checks a client's cursor against `tenant`'s log: ahead of the log (a
+/// cursor of another tenant's, or made up) is BAD_USER_INPUT naming
+/// `field`; older than the log keeps is CURSOR_EXPIRED.
+pub async fn check_cursor<C: ConnectionTrait>(
+    conn: &C,
+    tenant: Uuid,
+    after: i64,
+    field: &'static str,
+) -> AppResult<()> {
+    if after > head(conn, tenant).await? {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} is ahead of your tenant's events: it is not one of your cursors"),
+        ));
+    }
+    if !covers(conn, tenant, after).await? {
+        return Err(AppError::CursorExpired);
+    }
+    Ok(())
+}
+
 /// Whether reading after `after` still sees every later event: false
 /// once retention has removed some of them.
 pub async fn covers<C: ConnectionTrait>(conn: &C, tenant: Uuid, after: i64) -> AppResult<bool> {

@@ -197,9 +197,7 @@ impl ChangesQuery {
         let after = match after.as_deref() {
             Some(raw) => {
                 let seq = crate::events::parse_cursor("after", raw)?;
-                if !log::covers(&state.db, tenant, seq).await? {
-                    return Err(AppError::CursorExpired.into());
-                }
+                log::check_cursor(&state.db, tenant, seq, "after").await?;
                 Some(seq)
             }
             None => None,
@@ -253,9 +251,7 @@ pub async fn follow(
     let after = match after {
         Some(raw) => {
             let seq = crate::events::parse_cursor("after", raw)?;
-            if !state.events.covers(tenant, seq).await? {
-                return Err(AppError::CursorExpired.into());
-            }
+            state.events.check_cursor(tenant, seq).await?;
             Some(seq)
         }
         None => None,
