@@ -47,6 +47,9 @@ pub struct Settle(Arc<SettleInner>);
 #[derive(Default)]
 struct SettleInner {
     driven: std::sync::atomic::AtomicBool,
+    /// The request is gone (finished or cancelled, e.g. by its time
+    /// limit): waiting batches go at once rather than wait forever.
+    gone: std::sync::atomic::AtomicBool,
     /// Idle passes ended.
     idle: std::sync::atomic::AtomicU64,
     /// Batches finished.
@@ -89,9 +92,10 @@ impl PassWaker {
 impl SettleInner {
     fn ready(&self, start: u64) -> bool {
         use std::sync::atomic::Ordering::SeqCst;
-        self.idle.load(SeqCst) > start
-            && self.loading.load(SeqCst) == 0
-            && self.settled.load(SeqCst) >= self.finished.load(SeqCst)
+        self.gone.load(SeqCst)
+            || self.idle.load(SeqCst) > start
+                && self.loading.load(SeqCst) == 0
+                && self.settled.load(SeqCst) >= self.finished.load(SeqCst)
     }
 
     /// Runs one pass of the request: `poll` with the pass waker.
@@ -117,6 +121,16 @@ impl SettleInner {
         }
         self.notify.notify_waiters();
         polled
+    }
+}
+
+/// Marks the request gone when its driver is dropped.
+struct Driver(Arc<SettleInner>);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.0.gone.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_waiters();
     }
 }
 
@@ -159,8 +173,9 @@ impl Settle {
         self.0
             .driven
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        let driver = Driver(self.0.clone());
         let mut fut = std::pin::pin!(fut);
-        std::future::poll_fn(move |cx| self.0.pass(cx, |cx| fut.as_mut().poll(cx))).await
+        std::future::poll_fn(move |cx| driver.0.pass(cx, |cx| fut.as_mut().poll(cx))).await
     }
 
     /// Drives `stream` (a subscription), counting its idle passes.
@@ -171,9 +186,11 @@ impl Settle {
         self.0
             .driven
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        let driver = Driver(self.0.clone());
         let mut stream = stream;
         futures_util::stream::poll_fn(move |cx| {
-            self.0
+            driver
+                .0
                 .pass(cx, |cx| std::pin::Pin::new(&mut stream).poll_next(cx))
         })
     }

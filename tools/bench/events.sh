@@ -15,8 +15,8 @@
 #             opportunities: "live" creates them while the workers run;
 #             "drain" creates them with WEBHOOK_WORKERS=0, then restarts
 #             with the workers and times the backlog. Deliveries per second
-#             at the receiver, first to last delivery; lag = the event's
-#             timestamp to its receipt.
+#             at the receiver, first to last delivery; lag (live only) =
+#             the event's timestamp to its receipt.
 #   fanout    $SUBSCRIBERS WebSockets on one instance, one opportunityEvents
 #             subscription each, then $FANOUT_EVENTS createOpportunity
 #             $FANOUT_SPACING_MS apart: p50/p99 from each mutation's HTTP
@@ -145,7 +145,8 @@ end
 LUA
   template "crm_bench_ev_$$_tb" "$base_bin"
   template "crm_bench_ev_$$_th" "$head_bin"
-  echo "## createOpportunity, wrk -t2 -c$conns -d$duration, base $base_rev vs head $(git -C "$root" rev-parse --short HEAD)"
+  echo "## createOpportunity, wrk -t2 -c$conns -d$duration: base = $base_bin ($base_rev)," \
+    "head = $head_bin (built $(date -r "$head_bin" '+%F %T'), HEAD now $(git -C "$root" rev-parse --short HEAD))"
   printf '%-6s %-5s %10s %9s %9s %8s\n' round build "req/s" "p50 ms" "p99 ms" rows
   declare -A rps_of p99_of
   for r in $(seq 1 "$rounds"); do
@@ -206,7 +207,8 @@ if has webhooks; then
     s="$(curl -fs "http://127.0.0.1:$rport/stats")"
     [ "$(jq .count <<<"$s")" -ge $((opps * $2)) ] || echo "# $1 $2: $(jq .count <<<"$s") deliveries, $((opps * $2)) expected" >&2
     printf '%-6s %9s %10.0f %11s %9.2f %13.0f %12s %12s\n' "$1" "$2" "$3" "$(jq .count <<<"$s")" "$(jq .seconds <<<"$s")" \
-      "$(jq 'if .seconds > 0 then (.count - 1) / .seconds else 0 end' <<<"$s")" "$(jq .lagP50 <<<"$s")" "$(jq .lagP99 <<<"$s")"
+      "$(jq 'if .seconds > 0 then (.count - 1) / .seconds else 0 end' <<<"$s")" \
+      "$([ "$1" = live ] && jq .lagP50 <<<"$s" || echo -)" "$([ "$1" = live ] && jq .lagP99 <<<"$s" || echo -)"
   }
   t=0
   start "$head_bin" "$db" "${hooks[@]}"
