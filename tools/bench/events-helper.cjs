@@ -2,7 +2,7 @@
 // Helpers of tools/bench/events.sh (Node 20; `ws` from tests/clients/node_modules):
 //
 //   receive PORT                          webhook receiver: answers 204 to every POST;
-//                                         GET /stats (count, first..last, lag), GET /reset
+//                                         GET /stats (count, duplicates, first..last, lag), GET /reset
 //   create URL TOKEN STAGE N CONC PREFIX  N createOpportunity, CONC at a time; prints JSON
 //   fanout URL TOKEN STAGE SUBS EVENTS SPACING_MS
 //                                         SUBS sockets, one opportunityEvents subscription
@@ -35,8 +35,8 @@ async function createOne(url, token, stage, title) {
 }
 
 function receive(port) {
-  let count, first, last, lags, paths;
-  const reset = () => { count = 0; first = null; last = null; lags = []; paths = {}; };
+  let count, first, last, lags, paths, ids, duplicates;
+  const reset = () => { count = 0; first = null; last = null; lags = []; paths = {}; ids = new Set(); duplicates = 0; };
   reset();
   const server = http.createServer((req, res) => {
     if (req.method === 'GET') {
@@ -44,7 +44,7 @@ function receive(port) {
       const sorted = [...lags].sort((a, b) => a - b);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({
-        count, first, last, seconds: first === null ? 0 : (last - first) / 1000,
+        count, duplicates, first, last, seconds: first === null ? 0 : (last - first) / 1000,
         lagP50: pct(sorted, 50), lagP99: pct(sorted, 99), paths,
       }));
       return;
@@ -59,6 +59,9 @@ function receive(port) {
       if (first === null) first = now;
       last = now;
       paths[req.url] = (paths[req.url] || 0) + 1;
+      // at least once: the same message again at the same endpoint
+      const key = `${req.url} ${req.headers['webhook-id']}`;
+      if (ids.has(key)) duplicates++; else ids.add(key);
       try {
         // event time -> receipt (the event's timestamp has ms precision)
         lags.push(now - Date.parse(JSON.parse(Buffer.concat(chunks)).timestamp));
