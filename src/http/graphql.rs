@@ -23,6 +23,7 @@ use super::request::{authenticate, bearer, client_addr, request_data, request_er
 use crate::error::codes;
 use crate::graphql::{AppSchema, Executed, limits};
 use crate::state::AppState;
+use crate::tenancy::with_request_id;
 
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -414,15 +415,10 @@ async fn execute(
             app_filter: state.tenant_filter,
         };
         let schema = schema.clone();
+        let run = async move { schema.execute(gql).await };
         let work = crate::clock::run_on(
             state.clock,
-            crate::tenancy::run_as(
-                tenant,
-                crate::tenancy::with_request_id(
-                    request_id,
-                    settle.settling(async move { schema.execute(gql).await }),
-                ),
-            ),
+            crate::tenancy::run_as(tenant, with_request_id(request_id, settle.settling(run))),
         );
         let mut resp =
             crate::graphql::run_bounded(executor, work, state.request_timeout).await;

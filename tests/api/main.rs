@@ -35,4 +35,5 @@ mod schema_file;
 mod seed;
 mod subscriptions;
 mod tokens;
+mod webhook_receiver;
 mod webhooks;
