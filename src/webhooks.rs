@@ -247,7 +247,13 @@ impl Deliverer {
                     failed(format!("the endpoint answered {code}"), Some(code))
                 }
             }
-            Err(e) if e.is_timeout() => failed("no answer within 10 s".into(), None),
+            Err(e) if e.is_timeout() => failed(
+                format!(
+                    "no answer within {} ms",
+                    self.state.webhooks.timeout.as_millis()
+                ),
+                None,
+            ),
             Err(e) => failed(describe(&e), None),
         }
     }

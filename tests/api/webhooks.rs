@@ -247,7 +247,11 @@ async fn failures_are_retried_and_a_slow_endpoint_delays_no_other(backend: Backe
         ]
     );
     // the slow one timed out and waits for its retry
-    let e = endpoint_when(&app, &s, &slow_ep, |e| logged(e) >= 1).await;
+    // (the endpoint row and its log are read by two statements: wait for both)
+    let e = endpoint_when(&app, &s, &slow_ep, |e| {
+        logged(e) >= 1 && e["failedAttempts"].as_i64().unwrap_or(0) >= 1
+    })
+    .await;
     let first = &e["deliveries"][0];
     assert_eq!(first["succeeded"], false);
     assert!(
