@@ -304,6 +304,11 @@ reader_loader! {
     crm_core::modules::opportunity::query::StageColumnKey => Vec<(serde_json::Value, entity::opportunity::Model)>, load_stage_column;
     crm_core::modules::opportunity::query::TeamKey => Vec<entity::user::Model>, load_team;
     crm_core::modules::opportunity::query::OpportunityContactsKey => Vec<entity::opportunity_contact::Model>, load_opportunity_contacts;
+    crm_core::modules::tag::OpportunityTagsKey => Vec<entity::tag::Model>, load_opportunity_tags;
+    crm_core::modules::tag::ContactTagsKey => Vec<entity::tag::Model>, load_contact_tags;
+    crm_core::modules::custom_field::FieldOptionsKey => Vec<entity::custom_field_option::Model>, load_field_options;
+    crm_core::modules::custom_field::value::OpportunityValuesKey => Vec<crm_core::modules::custom_field::value::FieldValue>, load_opportunity_values;
+    crm_core::modules::custom_field::value::ContactValuesKey => Vec<crm_core::modules::custom_field::value::FieldValue>, load_contact_values;
 }
 
 /// A relation that may be absent (no primary contact, no next activity):

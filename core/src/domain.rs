@@ -50,6 +50,10 @@ typed_id! {
     IntakeKeyId => "intake key",
     WebhookEndpointId => "webhook endpoint",
     WebhookDeliveryId => "webhook delivery",
+    TagId => "tag",
+    CustomFieldId => "custom field",
+    CustomFieldOptionId => "custom field option",
+    SavedViewId => "saved view",
 }
 
 /// What a user may do in their tenant.

@@ -203,6 +203,24 @@ const CONSTRAINTS: &[Constraint] = &[
         field: "userId",
         message: "this user is already on the opportunity's team",
     },
+    Constraint {
+        name: "ux_tags_tenant_name",
+        sqlite_columns: "tags.tenant_id, tags.name_key",
+        field: "name",
+        message: "a tag with this name already exists",
+    },
+    Constraint {
+        name: "ux_custom_fields_key",
+        sqlite_columns: "custom_fields.tenant_id, custom_fields.entity, custom_fields.key",
+        field: "key",
+        message: "a custom field with this key already exists",
+    },
+    Constraint {
+        name: "ux_saved_views_name",
+        sqlite_columns: "saved_views.tenant_id, saved_views.owner_id, saved_views.name",
+        field: "name",
+        message: "you already have a saved view with this name",
+    },
 ];
 
 /// The answer for a violated unique constraint, by its name.

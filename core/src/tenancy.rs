@@ -49,6 +49,13 @@ tenant_owned!(
     intake_request,
     webhook_endpoint,
     webhook_delivery,
+    tag,
+    opportunity_tag,
+    contact_tag,
+    custom_field,
+    custom_field_option,
+    opportunity_field_value,
+    contact_field_value,
 );
 
 /// The tenant a piece of work runs for, as the database sees it: on

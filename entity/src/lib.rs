@@ -3,6 +3,10 @@
 //! the API by accident.
 pub mod activity;
 pub mod contact;
+pub mod contact_field_value;
+pub mod contact_tag;
+pub mod custom_field;
+pub mod custom_field_option;
 pub mod document;
 pub mod event;
 pub mod event_head;
@@ -12,12 +16,15 @@ pub mod intake_request;
 pub mod opportunity;
 pub mod opportunity_change;
 pub mod opportunity_contact;
+pub mod opportunity_field_value;
+pub mod opportunity_tag;
 pub mod opportunity_team;
 pub mod pipeline;
 pub mod refresh_token;
 pub mod source;
 pub mod stage;
 pub mod stage_change;
+pub mod tag;
 pub mod tenant;
 pub mod user;
 pub mod webhook_delivery;

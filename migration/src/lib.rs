@@ -15,6 +15,7 @@ mod m20261202_000009_list_indexes;
 mod m20261202_000010_event_log;
 mod m20261202_000011_webhooks;
 mod m20261202_000012_event_relay;
+mod m20261202_000013_tags_custom_fields;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_event_log::Migration),
             Box::new(m20261202_000011_webhooks::Migration),
             Box::new(m20261202_000012_event_relay::Migration),
+            Box::new(m20261202_000013_tags_custom_fields::Migration),
         ]
     }
 }

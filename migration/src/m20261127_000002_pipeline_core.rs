@@ -155,31 +155,31 @@ enum OpportunityChanges {
     ChangedAt,
 }
 
-fn uuid_pk<T: IntoIden>(c: T) -> ColumnDef {
+pub(crate) fn uuid_pk<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).uuid().not_null().primary_key().take()
 }
-fn uuid_col<T: IntoIden>(c: T) -> ColumnDef {
+pub(crate) fn uuid_col<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).uuid().not_null().take()
 }
-fn uuid_null<T: IntoIden>(c: T) -> ColumnDef {
+pub(crate) fn uuid_null<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).uuid().null().take()
 }
-fn text<T: IntoIden>(c: T, len: u32) -> ColumnDef {
+pub(crate) fn text<T: IntoIden>(c: T, len: u32) -> ColumnDef {
     ColumnDef::new(c).string_len(len).not_null().take()
 }
-fn text_null<T: IntoIden>(c: T, len: u32) -> ColumnDef {
+pub(crate) fn text_null<T: IntoIden>(c: T, len: u32) -> ColumnDef {
     ColumnDef::new(c).string_len(len).null().take()
 }
-fn int<T: IntoIden>(c: T) -> ColumnDef {
+pub(crate) fn int<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).integer().not_null().take()
 }
 fn int_null<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).integer().null().take()
 }
-fn flag<T: IntoIden>(c: T) -> ColumnDef {
+pub(crate) fn flag<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).boolean().not_null().default(false).take()
 }
-fn ts<T: IntoIden>(c: T) -> ColumnDef {
+pub(crate) fn ts<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c)
         .timestamp_with_time_zone()
         .not_null()
@@ -188,7 +188,7 @@ fn ts<T: IntoIden>(c: T) -> ColumnDef {
 fn ts_null<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).timestamp_with_time_zone().null().take()
 }
-fn fk(
+pub(crate) fn fk(
     from: (impl IntoIden, impl IntoIden),
     to: (impl IntoIden, impl IntoIden),
     cascade: bool,
@@ -204,7 +204,7 @@ fn fk(
         .take()
 }
 
-async fn index(
+pub(crate) async fn index(
     m: &SchemaManager<'_>,
     name: &str,
     table: impl IntoIden,

@@ -16,6 +16,20 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// The twins of the keys of `tables` (the child side), for tables added
+/// after this migration ran.
+pub(crate) fn twins_for(tables: &[&str]) -> String {
+    let list = tables
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    UP.replace(
+        "AND array_length(c.conkey, 1) = 1",
+        &format!("AND array_length(c.conkey, 1) = 1 AND c.conrelid::regclass::text IN ({list})"),
+    )
+}
+
 const UP: &str = r#"
 DO $$
 DECLARE r record;

@@ -30,6 +30,8 @@ pub struct Query(
     IntakeQuery,
     crate::modules::changes::ChangesQuery,
     crate::modules::webhook::WebhookQuery,
+    crate::modules::tag::TagQuery,
+    crate::modules::custom_field::CustomFieldQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,8 @@ pub struct Mutation(
     OpportunityMutation,
     IntakeMutation,
     crate::modules::webhook::WebhookMutation,
+    crate::modules::tag::TagMutation,
+    crate::modules::custom_field::CustomFieldMutation,
 );
 
 #[derive(MergedSubscription, Default)]

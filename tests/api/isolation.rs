@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use crate::dual_test;
 use crate::helpers::{Session, TestApp};
 
+mod depth;
+
 /// Every ID position the walk exercises, as "Type.field(arg)" or
 /// "Type.field(arg.nested.field)". Must equal what the schema has.
 const COVERED: &[&str] = &[
@@ -124,6 +126,7 @@ pub(crate) struct World {
     webhook: String,
     /// A (failed) delivery of the webhook's.
     delivery: String,
+    depth: depth::Depth,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -139,6 +142,9 @@ enum Kind {
     IntakeKey,
     Webhook,
     WebhookDelivery,
+    Tag,
+    CustomField,
+    CustomFieldOption,
 }
 
 impl World {
@@ -156,6 +162,9 @@ impl World {
             Kind::IntakeKey => vec![self.intake_key.clone()],
             Kind::Webhook => vec![self.webhook.clone()],
             Kind::WebhookDelivery => vec![self.delivery.clone()],
+            Kind::Tag => self.depth.tags(),
+            Kind::CustomField => self.depth.fields(),
+            Kind::CustomFieldOption => self.depth.options(),
         }
     }
 }
@@ -380,7 +389,9 @@ async fn populate(app: &TestApp, session: &Session, tag: &str) -> World {
         db.close().await.ok();
     }
 
+    let depth = depth::populate(app, t, tag).await;
     World {
+        depth,
         webhook,
         delivery,
         admin: session.user_id.clone(),
@@ -429,7 +440,8 @@ fn probes(a: &World) -> Vec<Probe> {
         }
         json!({ "i": i })
     };
-    vec![
+    let mut all = depth::probes(a);
+    all.extend(vec![
         probe(
             "Subscription.opportunityEvents(pipelineId)",
             Kind::Pipeline,
@@ -962,7 +974,8 @@ fn probes(a: &World) -> Vec<Probe> {
             json!({ "id": BAD }),
             &a.pipeline,
         ),
-    ]
+    ]);
+    all
 }
 
 /// `vars` with every `BAD` replaced by `id`.
@@ -1252,7 +1265,11 @@ async fn walk_foreign_ids(app: &TestApp) {
     assert_eq!(walked.len(), probes.len(), "a position is walked twice");
     assert_eq!(
         walked,
-        COVERED.iter().copied().collect::<BTreeSet<_>>(),
+        COVERED
+            .iter()
+            .chain(depth::COVERED)
+            .copied()
+            .collect::<BTreeSet<_>>(),
         "the walk and COVERED disagree"
     );
 
@@ -1440,10 +1457,14 @@ fn schema_id_positions() -> BTreeSet<String> {
 #[test]
 fn every_id_taking_operation_is_walked() {
     let in_schema = schema_id_positions();
-    let covered: BTreeSet<String> = COVERED.iter().map(|s| s.to_string()).collect();
+    let covered: BTreeSet<String> = COVERED
+        .iter()
+        .chain(depth::COVERED)
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(
         covered.len(),
-        COVERED.len(),
+        COVERED.len() + depth::COVERED.len(),
         "COVERED lists a position twice"
     );
     let missing: Vec<&String> = in_schema.difference(&covered).collect();

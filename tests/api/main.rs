@@ -34,6 +34,7 @@ mod plans;
 mod schema_file;
 mod seed;
 mod subscriptions;
+mod tags_fields;
 mod tokens;
 mod webhook_receiver;
 mod webhooks;

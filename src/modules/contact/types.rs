@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 
 use crate::error::GqlResult;
 use crate::loaders::{ContactKey, SourceKey, load_one};
+use crate::modules::custom_field::{CustomFieldFilter, CustomFieldValueInput, raw};
 use crate::modules::opportunity::types::OpportunityConnection;
 use crate::modules::pipeline::types::SourceGql;
+use crate::modules::tag::TagFilter;
 use crate::pagination::{Connection, Node, connection_complexity};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +78,32 @@ impl Contact {
             .await?,
         )
     }
+    /// Its tags, by name.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 5)")]
+    async fn tags(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::modules::tag::Tag>> {
+        let rows = load_one(ctx, crm_core::modules::tag::ContactTagsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(crate::modules::tag::Tag).collect())
+    }
+    /// Its custom-field values, in the fields' order (fields without a
+    /// value are left out).
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 10)")]
+    async fn custom_fields(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<crate::modules::custom_field::CustomFieldValue>> {
+        let values = load_one(
+            ctx,
+            crm_core::modules::custom_field::value::ContactValuesKey(self.0.id),
+        )
+        .await?
+        .unwrap_or_default();
+        Ok(crate::modules::custom_field::CustomFieldValue::from_values(
+            values,
+            crate::auth::ContextAuth::tenant_settings(ctx)?,
+        ))
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -101,6 +129,9 @@ pub struct ContactInput {
     /// A COMPANY contact, for a PERSON.
     pub company_id: Option<ID>,
     pub source_id: Option<ID>,
+    pub tag_ids: Option<Vec<ID>>,
+    /// Every required contact field needs a value.
+    pub custom_fields: Option<Vec<CustomFieldValueInput>>,
 }
 
 /// Fields left out stay as they are; `null` clears email, phone or company.
@@ -111,6 +142,11 @@ pub struct UpdateContactInput {
     pub phone: MaybeUndefined<String>,
     pub company_id: MaybeUndefined<ID>,
     pub lifecycle: Option<ContactLifecycle>,
+    /// Replaces every tag.
+    pub tag_ids: Option<Vec<ID>>,
+    /// Sets the fields named (a value with no member clears it); the
+    /// others stay.
+    pub custom_fields: Option<Vec<CustomFieldValueInput>>,
 }
 
 #[derive(InputObject, Default)]
@@ -119,6 +155,9 @@ pub struct ContactFilter {
     pub lifecycle: Option<ContactLifecycle>,
     /// Case-insensitive, on name and email.
     pub search: Option<String>,
+    pub tags: Option<TagFilter>,
+    /// Every one must pass (at most 10).
+    pub custom_fields: Option<Vec<CustomFieldFilter>>,
 }
 
 // The GraphQL inputs and enums convert into the domain's at this boundary.
@@ -132,6 +171,8 @@ impl From<ContactInput> for crm_core::modules::contact::model::ContactInput {
             phone: i.phone,
             company_id: i.company_id.map(|x| x.0),
             source_id: i.source_id.map(|x| x.0),
+            tag_ids: i.tag_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
+            custom_fields: raw(i.custom_fields),
         }
     }
 }
@@ -144,16 +185,22 @@ impl From<UpdateContactInput> for crm_core::modules::contact::model::UpdateConta
             phone: patch(i.phone, |x| x),
             company_id: patch(i.company_id, |x| x.0),
             lifecycle: i.lifecycle.map(Into::into),
+            tag_ids: i.tag_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
+            custom_fields: raw(i.custom_fields),
         }
     }
 }
 
 impl From<ContactFilter> for crm_core::modules::contact::model::ContactFilter {
     fn from(i: ContactFilter) -> Self {
+        let (tags_any, tags_all) = TagFilter::split(i.tags);
         Self {
             kind: i.kind.map(Into::into),
             lifecycle: i.lifecycle.map(Into::into),
             search: i.search,
+            tags_any,
+            tags_all,
+            custom_fields: raw(i.custom_fields),
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct ContactInput {
     /// A COMPANY contact, for a PERSON.
     pub company_id: Option<String>,
     pub source_id: Option<String>,
+    pub tag_ids: Option<Vec<String>>,
+    pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawValue>>,
 }
 
 /// Fields left out stay as they are; `null` clears email, phone or company.
@@ -76,6 +78,10 @@ pub struct UpdateContactInput {
     pub phone: Patch<String>,
     pub company_id: Patch<String>,
     pub lifecycle: Option<ContactLifecycle>,
+    /// Replaces every tag.
+    pub tag_ids: Option<Vec<String>>,
+    /// Sets the fields named; others stay.
+    pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawValue>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -84,4 +90,7 @@ pub struct ContactFilter {
     pub lifecycle: Option<ContactLifecycle>,
     /// Case-insensitive, on name and email.
     pub search: Option<String>,
+    pub tags_any: Option<Vec<String>>,
+    pub tags_all: Option<Vec<String>>,
+    pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawFilter>>,
 }

@@ -15,7 +15,9 @@ use crate::auth::AuthContext;
 use crate::domain::{ContactId, SourceId};
 use crate::domain::{Email, Name, Role, like_pattern};
 use crate::error::{AppError, AppResult};
+use crate::modules::custom_field::{FieldEntity, value};
 use crate::modules::pipeline::service::find_source;
+use crate::modules::tag;
 use crate::pagination::{
     ListKey, Page, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
 };
@@ -106,8 +108,23 @@ pub async fn create(
         ),
         None => None,
     };
-    insert_in(
+    let tags = tag::resolve(
         &state.db,
+        scope,
+        input.tag_ids.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let custom = value::check(
+        &state.db,
+        scope,
+        FieldEntity::Contact,
+        input.custom_fields.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    value::check_required(&state.db, scope, FieldEntity::Contact, &custom).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let created = insert_in(
+        &txn,
         scope,
         NewContact {
             kind: input.kind,
@@ -118,7 +135,11 @@ pub async fn create(
             source: source_id,
         },
     )
-    .await
+    .await?;
+    tag::set_contact_in(&txn, scope, created.id, &tags).await?;
+    value::set_in(&txn, scope, value::Owner::Contact(created.id), &custom).await?;
+    txn.commit().await?;
+    Ok(created)
 }
 
 /// A contact whose fields are already checked: the name parsed, the email
@@ -212,7 +233,24 @@ pub async fn update(
     if let Some(l) = input.lifecycle {
         update = update.col_expr(contact::Column::Lifecycle, Expr::value(l.as_str()));
     }
-    update.exec(&state.db).await?;
+    let tags = match &input.tag_ids {
+        Some(ids) => Some(tag::resolve(&state.db, scope, ids).await?),
+        None => None,
+    };
+    let custom = value::check(
+        &state.db,
+        scope,
+        FieldEntity::Contact,
+        input.custom_fields.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    update.exec(&txn).await?;
+    if let Some(t) = tags {
+        tag::set_contact_in(&txn, scope, id, &t).await?;
+    }
+    value::set_in(&txn, scope, value::Owner::Contact(id), &custom).await?;
+    txn.commit().await?;
     find(&state.db, scope, id).await
 }
 
@@ -298,6 +336,7 @@ pub async fn list(
                 .add(lower(contact::Column::Email).like(LikeExpr::new(pat).escape('\\'))),
         );
     }
+    cond = extra_conditions(&state.db, scope, &filter, cond).await?;
     let total = saturating_i64(
         scope
             .find::<contact::Entity>()
@@ -372,4 +411,36 @@ pub async fn make_clients_in<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// The tag and custom-field parts of a contact filter.
+async fn extra_conditions(
+    db: &sea_orm::DatabaseConnection,
+    scope: TenantScope,
+    filter: &ContactFilter,
+    mut cond: Condition,
+) -> AppResult<Condition> {
+    let any = tag::resolve(db, scope, filter.tags_any.as_deref().unwrap_or_default()).await?;
+    let all = tag::resolve(db, scope, filter.tags_all.as_deref().unwrap_or_default()).await?;
+    let id = || Expr::col((contact::Entity, contact::Column::Id));
+    if !any.is_empty() || !all.is_empty() {
+        cond = cond.add(tag::condition(
+            "contact_tags",
+            "contact_id",
+            id(),
+            &any,
+            &all,
+        ));
+    }
+    let fields = filter.custom_fields.as_deref().unwrap_or_default();
+    if fields.len() > value::MAX_FILTERS {
+        return Err(AppError::bad_input(
+            "customFields",
+            format!("at most {} custom-field filters", value::MAX_FILTERS),
+        ));
+    }
+    for f in fields {
+        cond = cond.add(value::condition(db, scope, FieldEntity::Contact, id(), f).await?);
+    }
+    Ok(cond)
 }

@@ -69,6 +69,12 @@ pub struct OpportunityFilter {
     pub due_before: Option<NaiveDate>,
     /// Case-insensitive, on reference, title and contact names.
     pub search: Option<String>,
+    /// Has at least one of these tags.
+    pub tags_any: Option<Vec<String>>,
+    /// Has every one of these tags.
+    pub tags_all: Option<Vec<String>>,
+    /// Passes every one of these custom-field filters.
+    pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawFilter>>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +104,8 @@ pub struct CreateOpportunityInput {
     pub contacts: Option<Vec<OpportunityContactInput>>,
     /// 0..100; replaces the stage's probability.
     pub probability_override: Option<i32>,
+    pub tag_ids: Option<Vec<String>>,
+    pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawValue>>,
 }
 
 /// Fields left out stay as they are; `null` clears dueDate, sourceId and
@@ -115,6 +123,11 @@ pub struct UpdateOpportunityInput {
     pub probability_override: Patch<i32>,
     /// Back to the stage's probability.
     pub clear_probability_override: Option<bool>,
+    /// Replaces every tag.
+    pub tag_ids: Option<Vec<String>>,
+    /// Sets the fields named (a value with no member clears its field);
+    /// fields not named stay as they are.
+    pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawValue>>,
 }
 
 pub const OPEN: u8 = 1;

@@ -111,6 +111,20 @@ pub async fn prime_page(
             or_default,
         )));
     }
+    if wants("tags") {
+        work.push(Box::pin(prime(
+            ctx,
+            ids().map(crm_core::modules::tag::OpportunityTagsKey),
+            or_default,
+        )));
+    }
+    if wants("customFields") {
+        work.push(Box::pin(prime(
+            ctx,
+            ids().map(crm_core::modules::custom_field::value::OpportunityValuesKey),
+            or_default,
+        )));
+    }
     if wants("documents") {
         work.push(Box::pin(prime(
             ctx,

@@ -17,7 +17,11 @@ use crate::modules::activity::types::{
     Activity, ActivityConnection, ActivityKind, Document, kinds_mask,
 };
 use crate::modules::contact::types::Contact;
+use crate::modules::custom_field::{
+    CustomFieldFilter, CustomFieldValue, CustomFieldValueInput, raw,
+};
 use crate::modules::pipeline::types::{Pipeline, SourceGql, Stage};
+use crate::modules::tag::{Tag, TagFilter};
 use crate::money::{Money, weighted_cents};
 use crate::pagination::{PageInfo, connection_complexity, count_i32};
 use crate::scalars::Date;
@@ -94,6 +98,9 @@ pub struct OpportunityFilter {
     pub due_before: Option<Date>,
     /// Case-insensitive, on reference, title and contact names.
     pub search: Option<String>,
+    pub tags: Option<TagFilter>,
+    /// Every one must pass (at most 10).
+    pub custom_fields: Option<Vec<CustomFieldFilter>>,
 }
 
 #[derive(InputObject, Clone)]
@@ -124,6 +131,9 @@ pub struct CreateOpportunityInput {
     pub contacts: Option<Vec<OpportunityContactInput>>,
     /// 0..100; replaces the stage's probability.
     pub probability_override: Option<i32>,
+    pub tag_ids: Option<Vec<ID>>,
+    /// Every required opportunity field needs a value.
+    pub custom_fields: Option<Vec<CustomFieldValueInput>>,
 }
 
 /// Fields left out stay as they are; `null` clears dueDate, sourceId and
@@ -141,6 +151,11 @@ pub struct UpdateOpportunityInput {
     pub probability_override: MaybeUndefined<i32>,
     /// Back to the stage's probability.
     pub clear_probability_override: Option<bool>,
+    /// Replaces every tag.
+    pub tag_ids: Option<Vec<ID>>,
+    /// Sets the fields named (a value with no member clears it); the
+    /// others stay. Each change is in the history as `custom.<key>`.
+    pub custom_fields: Option<Vec<CustomFieldValueInput>>,
 }
 
 /// A business opportunity.
@@ -360,6 +375,29 @@ impl Opportunity {
     async fn version(&self) -> i32 {
         self.0.version
     }
+    /// Its tags, by name.
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 5)")]
+    async fn tags(&self, ctx: &Context<'_>) -> GqlResult<Vec<Tag>> {
+        let rows = load_one(ctx, crm_core::modules::tag::OpportunityTagsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Tag).collect())
+    }
+    /// Its custom-field values, in the fields' order (fields without a
+    /// value are left out).
+    #[graphql(complexity = "crate::pagination::list_complexity(child_complexity, 10)")]
+    async fn custom_fields(&self, ctx: &Context<'_>) -> GqlResult<Vec<CustomFieldValue>> {
+        let values = load_one(
+            ctx,
+            crm_core::modules::custom_field::value::OpportunityValuesKey(self.0.id),
+        )
+        .await?
+        .unwrap_or_default();
+        Ok(CustomFieldValue::from_values(
+            values,
+            ctx.tenant_settings()?,
+        ))
+    }
 }
 
 /// A set of statuses as the kernel's bits; absent means all four.
@@ -381,6 +419,7 @@ impl From<OpportunityOrder> for crm_core::modules::opportunity::model::Opportuni
 
 impl From<OpportunityFilter> for crm_core::modules::opportunity::model::OpportunityFilter {
     fn from(i: OpportunityFilter) -> Self {
+        let (tags_any, tags_all) = TagFilter::split(i.tags);
         Self {
             pipeline_id: i.pipeline_id.map(|x| x.0),
             stage_ids: i.stage_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
@@ -391,6 +430,9 @@ impl From<OpportunityFilter> for crm_core::modules::opportunity::model::Opportun
             due_after: i.due_after.map(|x| x.0),
             due_before: i.due_before.map(|x| x.0),
             search: i.search,
+            tags_any,
+            tags_all,
+            custom_fields: raw(i.custom_fields),
         }
     }
 }
@@ -422,6 +464,8 @@ impl From<CreateOpportunityInput>
             source_id: i.source_id.map(|x| x.0),
             contacts: i.contacts.map(|v| v.into_iter().map(Into::into).collect()),
             probability_override: i.probability_override,
+            tag_ids: i.tag_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
+            custom_fields: raw(i.custom_fields),
         }
     }
 }
@@ -440,6 +484,8 @@ impl From<UpdateOpportunityInput>
             source_id: patch(i.source_id, |x| x.0),
             probability_override: patch(i.probability_override, |x| x),
             clear_probability_override: i.clear_probability_override,
+            tag_ids: i.tag_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
+            custom_fields: raw(i.custom_fields),
         }
     }
 }

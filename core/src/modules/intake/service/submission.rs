@@ -128,6 +128,8 @@ pub(super) async fn create_opportunity<C: ConnectionTrait>(
                 role: None,
                 primary: true,
             }],
+            tags: Vec::new(),
+            custom: Vec::new(),
         },
     )
     .await?;

@@ -22,10 +22,14 @@ pub(super) fn bumped(
 #[derive(Default)]
 pub(super) struct Change {
     pub(super) sets: Vec<(opportunity::Column, SimpleExpr)>,
-    pub(super) history: Vec<(&'static str, Option<String>, Option<String>)>,
+    pub(super) history: Vec<(String, Option<String>, Option<String>)>,
     pub(super) stage: Option<(Uuid, Uuid)>,
     pub(super) team: Option<Vec<Uuid>>,
     pub(super) won: bool,
+    /// Replaces the tags (when the set differs).
+    pub(super) tags: Option<Vec<Uuid>>,
+    /// Custom-field values to set (those that differ).
+    pub(super) custom: Vec<crate::modules::custom_field::value::Checked>,
 }
 
 impl Change {
@@ -41,7 +45,7 @@ impl Change {
     {
         if from != to {
             self.history.push((
-                name,
+                name.to_string(),
                 from.as_ref().map(ToString::to_string),
                 to.as_ref().map(ToString::to_string),
             ));
@@ -84,8 +88,23 @@ where
     if expected.is_some_and(|v| v != current.version) {
         return Err(conflict(&current));
     }
-    let change = build(&current)?;
-    if change.is_empty() {
+    let mut change = build(&current)?;
+    // tags and custom fields live in their own tables: what differs is
+    // known once they are read under the row lock, and written first
+    if let Some(wanted) = change.tags.take() {
+        let had = crate::modules::tag::of_opportunity(&txn, scope, id).await?;
+        if let Some((from, to)) = crate::modules::tag::diff(&txn, scope, &had, &wanted).await? {
+            crate::modules::tag::set_opportunity_in(&txn, scope, id, &wanted).await?;
+            change.history.push(("tags".into(), Some(from), Some(to)));
+        }
+    }
+    if !change.custom.is_empty() {
+        let owner = crate::modules::custom_field::value::Owner::Opportunity(id);
+        let written =
+            crate::modules::custom_field::value::set_in(&txn, scope, owner, &change.custom).await?;
+        change.history.extend(written);
+    }
+    if change.is_empty() && change.history.is_empty() {
         return Ok(current);
     }
     let ts = now();
@@ -106,7 +125,7 @@ where
         let rows: Vec<_> = change
             .history
             .into_iter()
-            .map(|(f, from, to)| history_row(scope, id, actor, ts, f, from, to))
+            .map(|(f, from, to)| history_row(scope, id, actor, ts, &f, from, to))
             .collect();
         opportunity_change::Entity::insert_many(rows)
             .exec(&txn)
@@ -184,8 +203,23 @@ pub async fn update(
         None if input.due_date.is_null() => Some(None),
         None => None,
     };
+    let tags = match &input.tag_ids {
+        Some(ids) => Some(crate::modules::tag::resolve(db, scope, ids).await?),
+        None => None,
+    };
+    let custom = crate::modules::custom_field::value::check(
+        db,
+        scope,
+        crate::modules::custom_field::FieldEntity::Opportunity,
+        input.custom_fields.as_deref().unwrap_or_default(),
+    )
+    .await?;
     apply(state, auth, id, expected, Kind::Updated, |cur| {
-        let mut c = Change::default();
+        let mut c = Change {
+            tags: tags.clone(),
+            custom: custom.clone(),
+            ..Change::default()
+        };
         if let Some(t) = &title {
             c.field(
                 "title",
@@ -196,7 +230,7 @@ pub async fn update(
         }
         if let Some(p) = potential.filter(|p| *p != cur.potential_cents) {
             c.history.push((
-                "potential",
+                "potential".into(),
                 Some(format!("{:.2}", cents(cur.potential_cents))),
                 Some(format!("{:.2}", cents(p))),
             ));
@@ -235,7 +269,7 @@ pub async fn update(
         }
         if let Some(t) = &team {
             c.history.push((
-                "team",
+                "team".into(),
                 None,
                 Some(t.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",")),
             ));

@@ -138,6 +138,18 @@ pub async fn create(
         .probability_override
         .map(|p| probability("probabilityOverride", p))
         .transpose()?;
+    let tags =
+        crate::modules::tag::resolve(db, scope, input.tag_ids.as_deref().unwrap_or_default())
+            .await?;
+    let fields = crate::modules::custom_field::FieldEntity::Opportunity;
+    let custom = crate::modules::custom_field::value::check(
+        db,
+        scope,
+        fields,
+        input.custom_fields.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    crate::modules::custom_field::value::check_required(db, scope, fields, &custom).await?;
 
     let txn = crate::db::begin_write(db).await?;
     let created = create_in(
@@ -155,6 +167,8 @@ pub async fn create(
             source,
             team,
             contacts: links,
+            tags,
+            custom,
         },
     )
     .await?;
@@ -179,6 +193,8 @@ pub struct NewOpportunity {
     pub source: Option<Uuid>,
     pub team: Vec<Uuid>,
     pub contacts: Vec<ContactLink>,
+    pub tags: Vec<Uuid>,
+    pub custom: Vec<crate::modules::custom_field::value::Checked>,
 }
 
 /// Inserts a validated opportunity, with its reference, first stage
@@ -225,6 +241,14 @@ pub async fn create_in<C: ConnectionTrait>(
         .await?;
     set_team(conn, scope, id, &new.team).await?;
     link_contacts(conn, scope, id, &new.contacts, ts).await?;
+    crate::modules::tag::set_opportunity_in(conn, scope, id, &new.tags).await?;
+    crate::modules::custom_field::value::set_in(
+        conn,
+        scope,
+        crate::modules::custom_field::value::Owner::Opportunity(id),
+        &new.custom,
+    )
+    .await?;
     Ok(created)
 }
 

@@ -188,6 +188,7 @@ pub async fn list_query(
     if let Some(s) = crate::domain::search_text("search", filter.search.as_deref())? {
         cond = cond.add(search_condition(s));
     }
+    cond = tag_and_field_conditions(db, scope, filter, cond).await?;
     let (field, direction) = match order {
         Some(o) => (o.field, o.direction.unwrap_or(SortDirection::Asc)),
         None => (OpportunitySortField::CreatedAt, SortDirection::Desc),
@@ -199,4 +200,39 @@ pub async fn list_query(
         direction,
         list: ListKey::of(&("opportunities", filter, field, direction)),
     })
+}
+
+/// The tag and custom-field parts of a filter.
+async fn tag_and_field_conditions(
+    db: &sea_orm::DatabaseConnection,
+    scope: TenantScope,
+    filter: &OpportunityFilter,
+    mut cond: Condition,
+) -> AppResult<Condition> {
+    use crate::modules::custom_field::{FieldEntity, value};
+    use crate::modules::tag;
+    let any = tag::resolve(db, scope, filter.tags_any.as_deref().unwrap_or_default()).await?;
+    let all = tag::resolve(db, scope, filter.tags_all.as_deref().unwrap_or_default()).await?;
+    let id = || sea_orm::sea_query::Expr::col((opportunity::Entity, opportunity::Column::Id));
+    if !any.is_empty() || !all.is_empty() {
+        cond = cond.add(tag::condition(
+            "opportunity_tags",
+            "opportunity_id",
+            id(),
+            &any,
+            &all,
+        ));
+    }
+    let fields = filter.custom_fields.as_deref().unwrap_or_default();
+    if fields.len() > value::MAX_FILTERS {
+        return Err(AppError::bad_input(
+            "customFields",
+            format!("at most {} custom-field filters", value::MAX_FILTERS),
+        ));
+    }
+    for f in fields {
+        let c = value::condition(db, scope, FieldEntity::Opportunity, id(), f).await?;
+        cond = cond.add(c);
+    }
+    Ok(cond)
 }

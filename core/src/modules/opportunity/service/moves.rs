@@ -128,7 +128,7 @@ pub async fn move_to(
             return Ok(c);
         }
         c.history.push((
-            "stage",
+            "stage".into(),
             Some(cur.stage_id.to_string()),
             Some(target.id.to_string()),
         ));
@@ -136,7 +136,7 @@ pub async fn move_to(
             .push((opportunity::Column::StageId, Expr::value(target.id)));
         if cur.pipeline_id != target.pipeline_id {
             c.history.push((
-                "pipeline",
+                "pipeline".into(),
                 Some(cur.pipeline_id.to_string()),
                 Some(target.pipeline_id.to_string()),
             ));
@@ -173,8 +173,11 @@ pub(super) fn status_change(
         Some(to.as_str().to_string()),
     );
     if let Some(r) = lost_reason {
-        c.history
-            .push(("lostReason", cur.lost_reason.clone(), Some(r.to_string())));
+        c.history.push((
+            "lostReason".into(),
+            cur.lost_reason.clone(),
+            Some(r.to_string()),
+        ));
     }
     let closed_at = (to != Status::Open).then(now);
     c.sets

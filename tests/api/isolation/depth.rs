@@ -1,0 +1,261 @@
+//! The isolation walk's probes for tags and custom fields.
+use serde_json::{Value, json};
+
+use super::{BAD, Kind, Probe, World, ids, ok, s};
+use crate::helpers::TestApp;
+
+/// The ID positions of tags and custom fields.
+pub(super) const COVERED: &[&str] = &[
+    "Query.opportunities(filter.tags.anyOf)",
+    "Query.opportunities(filter.tags.allOf)",
+    "Query.opportunities(filter.customFields.anyOptionIds)",
+    "Query.contacts(filter.tags.anyOf)",
+    "Query.contacts(filter.tags.allOf)",
+    "Query.contacts(filter.customFields.anyOptionIds)",
+    "Mutation.createOpportunity(input.tagIds)",
+    "Mutation.createOpportunity(input.customFields.optionIds)",
+    "Mutation.updateOpportunity(input.tagIds)",
+    "Mutation.updateOpportunity(input.customFields.optionIds)",
+    "Mutation.createContact(input.tagIds)",
+    "Mutation.createContact(input.customFields.optionIds)",
+    "Mutation.updateContact(input.tagIds)",
+    "Mutation.updateContact(input.customFields.optionIds)",
+    "Mutation.updateTag(id)",
+    "Mutation.mergeTags(targetId)",
+    "Mutation.mergeTags(sourceIds)",
+    "Mutation.deleteTag(id)",
+    "Mutation.updateCustomField(id)",
+    "Mutation.addCustomFieldOption(fieldId)",
+    "Mutation.updateCustomFieldOption(id)",
+];
+
+/// One tenant's tags and custom fields.
+pub(crate) struct Depth {
+    /// Kept; `merged` and `folded` end merged into it, `doomed` deleted.
+    tag: String,
+    merged: String,
+    folded: String,
+    doomed: String,
+    /// The SELECT field `region` on opportunities and its first option.
+    field: String,
+    option: String,
+    /// The first option of the SELECT field `tier` on contacts.
+    contact_option: String,
+}
+
+impl Depth {
+    pub(super) fn tags(&self) -> Vec<String> {
+        vec![self.tag.clone(), self.doomed.clone()]
+    }
+    pub(super) fn fields(&self) -> Vec<String> {
+        vec![self.field.clone()]
+    }
+    pub(super) fn options(&self) -> Vec<String> {
+        vec![self.option.clone(), self.contact_option.clone()]
+    }
+}
+
+/// Gives a tenant four tags and a SELECT field on each entity.
+pub(super) async fn populate(app: &TestApp, t: &str, tag: &str) -> Depth {
+    let mut tags = Vec::new();
+    for n in ["kept", "merged", "folded", "doomed"] {
+        tags.push(s(&ok(
+            app,
+            t,
+            "mutation($n: String!) { createTag(input: { name: $n }) { id } }",
+            json!({ "n": format!("{tag} {n}") }),
+        )
+        .await["createTag"]["id"]));
+    }
+    let field = |entity: &str, key: &str| json!({ "i": { "entity": entity, "key": key, "label": key, "kind": "SELECT", "options": ["One", "Two"] } });
+    let create = "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id options { id } } }";
+    let o = ok(app, t, create, field("OPPORTUNITY", "region")).await;
+    let c = ok(app, t, create, field("CONTACT", "tier")).await;
+    let [tag, merged, folded, doomed] = <[String; 4]>::try_from(tags).unwrap();
+    Depth {
+        tag,
+        merged,
+        folded,
+        doomed,
+        field: s(&o["createCustomField"]["id"]),
+        option: ids(&o["createCustomField"]["options"])[0].clone(),
+        contact_option: ids(&c["createCustomField"]["options"])[0].clone(),
+    }
+}
+
+/// The probes, in an order in which their controls all succeed.
+pub(super) fn probes(a: &World) -> Vec<Probe> {
+    let d = &a.depth;
+    let probe = |pos, kind, query, vars: Value, good: &String| Probe {
+        pos,
+        kind,
+        query,
+        vars,
+        good: good.clone(),
+    };
+    let list = "query($f: OpportunityFilter) { opportunities(filter: $f) { totalCount } }";
+    let contacts = "query($f: ContactFilter) { contacts(filter: $f) { totalCount } }";
+    let create = "mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) { id } }";
+    let update = "mutation($id: ID!, $i: UpdateOpportunityInput!) { updateOpportunity(id: $id, input: $i) { id } }";
+    let create_contact = "mutation($i: ContactInput!) { createContact(input: $i) { id } }";
+    let update_contact =
+        "mutation($id: ID!, $i: UpdateContactInput!) { updateContact(id: $id, input: $i) { id } }";
+    let new_opp = |extra: Value| {
+        let mut i = json!({ "title": "Probe", "stageId": a.stages[1], "potential": "10" });
+        for (k, v) in extra.as_object().unwrap() {
+            i[k] = v.clone();
+        }
+        json!({ "i": i })
+    };
+    let region = |id: &str| json!([{ "key": "region", "optionIds": [id] }]);
+    let tier = |id: &str| json!([{ "key": "tier", "optionIds": [id] }]);
+    vec![
+        probe(
+            "Query.opportunities(filter.tags.anyOf)",
+            Kind::Tag,
+            list,
+            json!({ "f": { "tags": { "anyOf": [BAD] } } }),
+            &d.tag,
+        ),
+        probe(
+            "Query.opportunities(filter.tags.allOf)",
+            Kind::Tag,
+            list,
+            json!({ "f": { "tags": { "allOf": [BAD] } } }),
+            &d.tag,
+        ),
+        probe(
+            "Query.opportunities(filter.customFields.anyOptionIds)",
+            Kind::CustomFieldOption,
+            list,
+            json!({ "f": { "customFields": [{ "key": "region", "anyOptionIds": [BAD] }] } }),
+            &d.option,
+        ),
+        probe(
+            "Query.contacts(filter.tags.anyOf)",
+            Kind::Tag,
+            contacts,
+            json!({ "f": { "tags": { "anyOf": [BAD] } } }),
+            &d.tag,
+        ),
+        probe(
+            "Query.contacts(filter.tags.allOf)",
+            Kind::Tag,
+            contacts,
+            json!({ "f": { "tags": { "allOf": [BAD] } } }),
+            &d.tag,
+        ),
+        probe(
+            "Query.contacts(filter.customFields.anyOptionIds)",
+            Kind::CustomFieldOption,
+            contacts,
+            json!({ "f": { "customFields": [{ "key": "tier", "anyOptionIds": [BAD] }] } }),
+            &d.contact_option,
+        ),
+        probe(
+            "Mutation.createOpportunity(input.tagIds)",
+            Kind::Tag,
+            create,
+            new_opp(json!({ "tagIds": [BAD] })),
+            &d.tag,
+        ),
+        probe(
+            "Mutation.createOpportunity(input.customFields.optionIds)",
+            Kind::CustomFieldOption,
+            create,
+            new_opp(json!({ "customFields": region(BAD) })),
+            &d.option,
+        ),
+        probe(
+            "Mutation.updateOpportunity(input.tagIds)",
+            Kind::Tag,
+            update,
+            json!({ "id": a.opp1, "i": { "tagIds": [BAD] } }),
+            &d.tag,
+        ),
+        probe(
+            "Mutation.updateOpportunity(input.customFields.optionIds)",
+            Kind::CustomFieldOption,
+            update,
+            json!({ "id": a.opp1, "i": { "customFields": region(BAD) } }),
+            &d.option,
+        ),
+        probe(
+            "Mutation.createContact(input.tagIds)",
+            Kind::Tag,
+            create_contact,
+            json!({ "i": { "kind": "PERSON", "name": "Probe", "tagIds": [BAD] } }),
+            &d.tag,
+        ),
+        probe(
+            "Mutation.createContact(input.customFields.optionIds)",
+            Kind::CustomFieldOption,
+            create_contact,
+            json!({ "i": { "kind": "PERSON", "name": "Probe", "customFields": tier(BAD) } }),
+            &d.contact_option,
+        ),
+        probe(
+            "Mutation.updateContact(input.tagIds)",
+            Kind::Tag,
+            update_contact,
+            json!({ "id": a.person, "i": { "tagIds": [BAD] } }),
+            &d.tag,
+        ),
+        probe(
+            "Mutation.updateContact(input.customFields.optionIds)",
+            Kind::CustomFieldOption,
+            update_contact,
+            json!({ "id": a.person, "i": { "customFields": tier(BAD) } }),
+            &d.contact_option,
+        ),
+        probe(
+            "Mutation.updateTag(id)",
+            Kind::Tag,
+            "mutation($id: ID!) { updateTag(id: $id, input: { color: \"#123456\" }) { id } }",
+            json!({ "id": BAD }),
+            &d.tag,
+        ),
+        probe(
+            "Mutation.mergeTags(targetId)",
+            Kind::Tag,
+            "mutation($s: [ID!]!, $t: ID!) { mergeTags(sourceIds: $s, targetId: $t) { id } }",
+            json!({ "s": [d.merged], "t": BAD }),
+            &d.tag,
+        ),
+        probe(
+            "Mutation.mergeTags(sourceIds)",
+            Kind::Tag,
+            "mutation($s: [ID!]!, $t: ID!) { mergeTags(sourceIds: $s, targetId: $t) { id } }",
+            json!({ "s": [BAD], "t": d.tag }),
+            &d.folded,
+        ),
+        probe(
+            "Mutation.deleteTag(id)",
+            Kind::Tag,
+            "mutation($id: ID!) { deleteTag(id: $id) }",
+            json!({ "id": BAD }),
+            &d.doomed,
+        ),
+        probe(
+            "Mutation.updateCustomField(id)",
+            Kind::CustomField,
+            "mutation($id: ID!) { updateCustomField(id: $id, input: { label: \"Probed\" }) { id } }",
+            json!({ "id": BAD }),
+            &d.field,
+        ),
+        probe(
+            "Mutation.addCustomFieldOption(fieldId)",
+            Kind::CustomField,
+            "mutation($id: ID!) { addCustomFieldOption(fieldId: $id, label: \"Three\") { id } }",
+            json!({ "id": BAD }),
+            &d.field,
+        ),
+        probe(
+            "Mutation.updateCustomFieldOption(id)",
+            Kind::CustomFieldOption,
+            "mutation($id: ID!) { updateCustomFieldOption(id: $id, input: { label: \"Uno\" }) { id } }",
+            json!({ "id": BAD }),
+            &d.option,
+        ),
+    ]
+}
