@@ -1,4 +1,5 @@
 //! The HTTP surface: GraphQL over HTTP, GraphiQL, health probes, CORS.
+pub mod export;
 pub mod graphiql;
 pub mod graphql;
 pub mod request;
@@ -35,6 +36,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(crate::modules::intake::http::post))
             .default_service(web::to(crate::modules::intake::http::method_not_allowed)),
     )
+    .route(
+        "/export/opportunities.csv",
+        web::get().to(export::opportunities),
+    )
+    .route("/export/contacts.csv", web::get().to(export::contacts))
     .route("/graphiql/{version}/{file}", web::get().to(graphiql::asset))
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz));

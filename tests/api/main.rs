@@ -21,6 +21,7 @@ mod archiving;
 mod binary;
 mod contacts;
 mod event_log;
+mod export;
 mod field_errors;
 mod hardening;
 mod http_layer;

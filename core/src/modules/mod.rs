@@ -6,6 +6,7 @@ pub mod activity;
 pub mod analytics;
 pub mod contact;
 pub mod custom_field;
+pub mod export;
 pub mod intake;
 pub mod onboarding;
 pub mod opportunity;

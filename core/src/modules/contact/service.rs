@@ -321,22 +321,7 @@ pub async fn list(
     let first = page_size(first)?;
     let scope = TenantScope(auth.tenant);
     let list = ListKey::of(&("contacts", &filter));
-    let mut cond = Condition::all();
-    if let Some(k) = filter.kind {
-        cond = cond.add(contact::Column::Kind.eq(k.as_str()));
-    }
-    if let Some(l) = filter.lifecycle {
-        cond = cond.add(contact::Column::Lifecycle.eq(l.as_str()));
-    }
-    if let Some(s) = crate::domain::search_text("search", filter.search.as_deref())? {
-        let pat = like_pattern(s);
-        cond = cond.add(
-            Condition::any()
-                .add(lower(contact::Column::Name).like(LikeExpr::new(pat.clone()).escape('\\')))
-                .add(lower(contact::Column::Email).like(LikeExpr::new(pat).escape('\\'))),
-        );
-    }
-    cond = extra_conditions(&state.db, scope, &filter, cond).await?;
+    let cond = condition(&state.db, scope, &filter).await?;
     let total = saturating_i64(
         scope
             .find::<contact::Entity>()
@@ -443,4 +428,57 @@ async fn extra_conditions(
         cond = cond.add(value::condition(db, scope, FieldEntity::Contact, id(), f).await?);
     }
     Ok(cond)
+}
+
+/// The SQL of a contact filter, checking every ID it names.
+pub async fn condition(
+    db: &sea_orm::DatabaseConnection,
+    scope: TenantScope,
+    filter: &ContactFilter,
+) -> AppResult<Condition> {
+    let mut cond = Condition::all();
+    if let Some(k) = filter.kind {
+        cond = cond.add(contact::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(l) = filter.lifecycle {
+        cond = cond.add(contact::Column::Lifecycle.eq(l.as_str()));
+    }
+    if let Some(s) = crate::domain::search_text("search", filter.search.as_deref())? {
+        let pat = like_pattern(s);
+        cond = cond.add(
+            Condition::any()
+                .add(lower(contact::Column::Name).like(LikeExpr::new(pat.clone()).escape('\\')))
+                .add(lower(contact::Column::Email).like(LikeExpr::new(pat).escape('\\'))),
+        );
+    }
+    extra_conditions(db, scope, filter, cond).await
+}
+
+/// A page of the contacts passing `cond`, by name (case-insensitive) then
+/// id, after the (lower-cased name, id) of the last row of the previous
+/// page: what an export walks without counting.
+pub async fn page_after(
+    db: &sea_orm::DatabaseConnection,
+    scope: TenantScope,
+    cond: Condition,
+    after: Option<(String, Uuid)>,
+    limit: u64,
+) -> AppResult<Vec<contact::Model>> {
+    let mut q = scope.find::<contact::Entity>().filter(cond);
+    if let Some((n, id)) = after {
+        q = q.filter(
+            Condition::any()
+                .add(lower(contact::Column::Name).gt(n.clone()))
+                .add(
+                    Condition::all()
+                        .add(lower(contact::Column::Name).eq(n))
+                        .add(contact::Column::Id.gt(id)),
+                ),
+        );
+    }
+    Ok(q.order_by_asc(lower(contact::Column::Name))
+        .order_by_asc(contact::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
 }
