@@ -45,6 +45,7 @@ pub struct Mutation(
     crate::modules::webhook::WebhookMutation,
     crate::modules::tag::TagMutation,
     crate::modules::custom_field::CustomFieldMutation,
+    crate::modules::opportunity::bulk::BulkMutation,
 );
 
 #[derive(MergedSubscription, Default)]

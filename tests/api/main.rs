@@ -19,6 +19,7 @@ mod activities;
 mod analytics;
 mod archiving;
 mod binary;
+mod bulk;
 mod contacts;
 mod event_log;
 mod export;

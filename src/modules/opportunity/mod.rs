@@ -1,4 +1,5 @@
 //! Opportunities: the deals moving through pipelines.
+pub mod bulk;
 pub use crm_core::modules::opportunity::query;
 pub mod resolvers;
 pub use crm_core::modules::opportunity::service;

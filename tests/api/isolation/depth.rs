@@ -27,6 +27,29 @@ pub(super) const COVERED: &[&str] = &[
     "Mutation.updateCustomField(id)",
     "Mutation.addCustomFieldOption(fieldId)",
     "Mutation.updateCustomFieldOption(id)",
+    "Mutation.bulkUpdateOpportunities(ids)",
+    "Mutation.bulkUpdateOpportunities(change.ownerId)",
+    "Mutation.bulkUpdateOpportunities(change.stageId)",
+    "Mutation.bulkUpdateOpportunities(change.addTagIds)",
+    "Mutation.bulkUpdateOpportunities(change.removeTagIds)",
+    "Mutation.bulkUpdateOpportunities(change.customFields.optionIds)",
+    "Mutation.bulkDeleteOpportunities(ids)",
+    "Mutation.bulkUpdateOpportunities(filter.pipelineId)",
+    "Mutation.bulkUpdateOpportunities(filter.stageIds)",
+    "Mutation.bulkUpdateOpportunities(filter.ownerId)",
+    "Mutation.bulkUpdateOpportunities(filter.sourceId)",
+    "Mutation.bulkUpdateOpportunities(filter.contactId)",
+    "Mutation.bulkUpdateOpportunities(filter.tags.anyOf)",
+    "Mutation.bulkUpdateOpportunities(filter.tags.allOf)",
+    "Mutation.bulkUpdateOpportunities(filter.customFields.anyOptionIds)",
+    "Mutation.bulkDeleteOpportunities(filter.pipelineId)",
+    "Mutation.bulkDeleteOpportunities(filter.stageIds)",
+    "Mutation.bulkDeleteOpportunities(filter.ownerId)",
+    "Mutation.bulkDeleteOpportunities(filter.sourceId)",
+    "Mutation.bulkDeleteOpportunities(filter.contactId)",
+    "Mutation.bulkDeleteOpportunities(filter.tags.anyOf)",
+    "Mutation.bulkDeleteOpportunities(filter.tags.allOf)",
+    "Mutation.bulkDeleteOpportunities(filter.customFields.anyOptionIds)",
 ];
 
 /// One tenant's tags and custom fields.
@@ -109,7 +132,131 @@ pub(super) fn probes(a: &World) -> Vec<Probe> {
     };
     let region = |id: &str| json!([{ "key": "region", "optionIds": [id] }]);
     let tier = |id: &str| json!([{ "key": "tier", "optionIds": [id] }]);
-    vec![
+    let bulk = "mutation($ids: [ID!], $f: OpportunityFilter, $c: BulkOpportunityChangeInput!) { bulkUpdateOpportunities(ids: $ids, filter: $f, change: $c, dryRun: true) { matched } }";
+    let bulk_delete = "mutation($ids: [ID!], $f: OpportunityFilter) { bulkDeleteOpportunities(ids: $ids, filter: $f, dryRun: true) { matched } }";
+    let tagged = json!({ "addTagIds": [d.tag] });
+    let mut out = vec![
+        probe(
+            "Mutation.bulkUpdateOpportunities(ids)",
+            Kind::Opportunity,
+            bulk,
+            json!({ "ids": [BAD], "c": tagged }),
+            &a.opp1,
+        ),
+        probe(
+            "Mutation.bulkUpdateOpportunities(change.ownerId)",
+            Kind::User,
+            bulk,
+            json!({ "ids": [a.opp1], "c": { "ownerId": BAD } }),
+            &a.admin,
+        ),
+        probe(
+            "Mutation.bulkUpdateOpportunities(change.stageId)",
+            Kind::Stage,
+            bulk,
+            json!({ "ids": [a.opp1], "c": { "stageId": BAD } }),
+            &a.stages[1],
+        ),
+        probe(
+            "Mutation.bulkUpdateOpportunities(change.addTagIds)",
+            Kind::Tag,
+            bulk,
+            json!({ "ids": [a.opp1], "c": { "addTagIds": [BAD] } }),
+            &d.tag,
+        ),
+        probe(
+            "Mutation.bulkUpdateOpportunities(change.removeTagIds)",
+            Kind::Tag,
+            bulk,
+            json!({ "ids": [a.opp1], "c": { "removeTagIds": [BAD] } }),
+            &d.tag,
+        ),
+        probe(
+            "Mutation.bulkUpdateOpportunities(change.customFields.optionIds)",
+            Kind::CustomFieldOption,
+            bulk,
+            json!({ "ids": [a.opp1], "c": { "customFields": region(BAD) } }),
+            &d.option,
+        ),
+        probe(
+            "Mutation.bulkDeleteOpportunities(ids)",
+            Kind::Opportunity,
+            bulk_delete,
+            json!({ "ids": [BAD] }),
+            &a.opp1,
+        ),
+    ];
+    let filters: [(&'static str, Kind, Value, &String); 8] = [
+        (
+            "filter.pipelineId",
+            Kind::Pipeline,
+            json!({ "pipelineId": BAD }),
+            &a.pipeline,
+        ),
+        (
+            "filter.stageIds",
+            Kind::Stage,
+            json!({ "stageIds": [BAD] }),
+            &a.stages[0],
+        ),
+        (
+            "filter.ownerId",
+            Kind::User,
+            json!({ "ownerId": BAD }),
+            &a.admin,
+        ),
+        (
+            "filter.sourceId",
+            Kind::Source,
+            json!({ "sourceId": BAD }),
+            &a.source,
+        ),
+        (
+            "filter.contactId",
+            Kind::Contact,
+            json!({ "contactId": BAD }),
+            &a.person,
+        ),
+        (
+            "filter.tags.anyOf",
+            Kind::Tag,
+            json!({ "tags": { "anyOf": [BAD] } }),
+            &d.tag,
+        ),
+        (
+            "filter.tags.allOf",
+            Kind::Tag,
+            json!({ "tags": { "allOf": [BAD] } }),
+            &d.tag,
+        ),
+        (
+            "filter.customFields.anyOptionIds",
+            Kind::CustomFieldOption,
+            json!({ "customFields": [{ "key": "region", "anyOptionIds": [BAD] }] }),
+            &d.option,
+        ),
+    ];
+    for (path, kind, f, good) in filters {
+        // positions are named once per test run: leaking them is harmless
+        let pos = |m: &str| -> &'static str {
+            Box::leak(format!("Mutation.{m}({path})").into_boxed_str())
+        };
+        out.push(probe(
+            pos("bulkUpdateOpportunities"),
+            kind,
+            bulk,
+            json!({ "f": f, "c": tagged }),
+            good,
+        ));
+        out.push(probe(
+            pos("bulkDeleteOpportunities"),
+            kind,
+            bulk_delete,
+            json!({ "f": f }),
+            good,
+        ));
+    }
+    out.extend(vec![
         probe(
             "Query.opportunities(filter.tags.anyOf)",
             Kind::Tag,
@@ -257,5 +404,6 @@ pub(super) fn probes(a: &World) -> Vec<Probe> {
             json!({ "id": BAD }),
             &d.option,
         ),
-    ]
+    ]);
+    out
 }

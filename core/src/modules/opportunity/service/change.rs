@@ -28,6 +28,8 @@ pub(super) struct Change {
     pub(super) won: bool,
     /// Replaces the tags (when the set differs).
     pub(super) tags: Option<Vec<Uuid>>,
+    /// Adds the first and removes the second (bulk edits).
+    pub(super) tag_edit: Option<(Vec<Uuid>, Vec<Uuid>)>,
     /// Custom-field values to set (those that differ).
     pub(super) custom: Vec<crate::modules::custom_field::value::Checked>,
 }
@@ -52,6 +54,13 @@ impl Change {
             self.sets.push((col, Expr::value(to)));
         }
     }
+    /// Takes on what `other` changes too.
+    pub(super) fn merge(&mut self, other: Change) {
+        self.sets.extend(other.sets);
+        self.history.extend(other.history);
+        self.stage = self.stage.or(other.stage);
+        self.won |= other.won;
+    }
     pub(super) fn is_empty(&self) -> bool {
         self.sets.is_empty() && self.team.is_none() && self.stage.is_none()
     }
@@ -69,6 +78,25 @@ pub(super) async fn apply<F>(
     kind: Kind,
     build: F,
 ) -> AppResult<opportunity::Model>
+where
+    F: Fn(&opportunity::Model) -> AppResult<Change>,
+{
+    Ok(apply_run(state, auth, id, expected, kind, false, build)
+        .await?
+        .0)
+}
+
+/// `apply`, answering the fields that changed too; a dry run does all of
+/// it, checks included, in a transaction it then rolls back.
+pub(super) async fn apply_run<F>(
+    state: &AppState,
+    auth: AuthContext,
+    id: Uuid,
+    expected: Option<i32>,
+    kind: Kind,
+    dry_run: bool,
+    build: F,
+) -> AppResult<(opportunity::Model, Vec<String>)>
 where
     F: Fn(&opportunity::Model) -> AppResult<Change>,
 {
@@ -91,8 +119,26 @@ where
     let mut change = build(&current)?;
     // tags and custom fields live in their own tables: what differs is
     // known once they are read under the row lock, and written first
-    if let Some(wanted) = change.tags.take() {
+    let edit = change.tag_edit.take();
+    if change.tags.is_some() || edit.is_some() {
         let had = crate::modules::tag::of_opportunity(&txn, scope, id).await?;
+        let wanted = match (change.tags.take(), edit) {
+            (Some(t), _) => t,
+            (None, Some((add, remove))) => {
+                let mut w: Vec<Uuid> = had
+                    .iter()
+                    .filter(|t| !remove.contains(t))
+                    .copied()
+                    .collect();
+                for t in add {
+                    if !w.contains(&t) {
+                        w.push(t);
+                    }
+                }
+                w
+            }
+            (None, None) => had.clone(),
+        };
         if let Some((from, to)) = crate::modules::tag::diff(&txn, scope, &had, &wanted).await? {
             crate::modules::tag::set_opportunity_in(&txn, scope, id, &wanted).await?;
             change.history.push(("tags".into(), Some(from), Some(to)));
@@ -105,8 +151,9 @@ where
         change.history.extend(written);
     }
     if change.is_empty() && change.history.is_empty() {
-        return Ok(current);
+        return Ok((current, Vec::new()));
     }
+    let changed_fields: Vec<String> = change.history.iter().map(|h| h.0.clone()).collect();
     let ts = now();
     let mut update = bumped(scope, ts)
         .filter(opportunity::Column::Id.eq(id))
@@ -143,10 +190,14 @@ where
         make_clients(&txn, scope, id).await?;
     }
     let changed = find(&txn, scope, id).await?;
+    if dry_run {
+        txn.rollback().await?;
+        return Ok((changed, changed_fields));
+    }
     let event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed)
         .moved(current.pipeline_id, changed.pipeline_id);
     crate::events::commit_with(&state.events, txn, vec![event]).await?;
-    Ok(changed)
+    Ok((changed, changed_fields))
 }
 
 /// Edits an opportunity's fields. Each changed field gets a history row in

@@ -35,11 +35,13 @@ use crate::pagination::{ListKey, Page, decode_cursor, encode_cursor, page_size, 
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
+mod bulk;
 mod change;
 mod create;
 mod history;
 mod links;
 mod moves;
+pub use bulk::*;
 pub use change::*;
 pub use create::*;
 pub use history::*;

@@ -123,9 +123,17 @@ pub async fn move_to(
     let id = id.0;
     let target = find_open_stage(&state.db, TenantScope(auth.tenant), stage_id, "stageId").await?;
     apply(state, auth, id, expected, Kind::StageChanged, |cur| {
+        Ok(stage_change(cur, &target))
+    })
+    .await
+}
+
+/// A move of `cur` into `target` (nothing when it is there already).
+pub(super) fn stage_change(cur: &opportunity::Model, target: &entity::stage::Model) -> Change {
+    {
         let mut c = Change::default();
         if cur.stage_id == target.id {
-            return Ok(c);
+            return c;
         }
         c.history.push((
             "stage".into(),
@@ -146,9 +154,8 @@ pub async fn move_to(
             ));
         }
         c.stage = Some((cur.stage_id, target.id));
-        Ok(c)
-    })
-    .await
+        c
+    }
 }
 
 /// A move to status `to` (WON, LOST or OPEN): refused when the opportunity
