@@ -56,6 +56,7 @@ tenant_owned!(
     custom_field_option,
     opportunity_field_value,
     contact_field_value,
+    saved_view,
 );
 
 /// The tenant a piece of work runs for, as the database sees it: on

@@ -21,6 +21,7 @@ pub mod opportunity_tag;
 pub mod opportunity_team;
 pub mod pipeline;
 pub mod refresh_token;
+pub mod saved_view;
 pub mod source;
 pub mod stage;
 pub mod stage_change;

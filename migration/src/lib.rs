@@ -16,6 +16,7 @@ mod m20261202_000010_event_log;
 mod m20261202_000011_webhooks;
 mod m20261202_000012_event_relay;
 mod m20261202_000013_tags_custom_fields;
+mod m20261202_000014_saved_views;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_webhooks::Migration),
             Box::new(m20261202_000012_event_relay::Migration),
             Box::new(m20261202_000013_tags_custom_fields::Migration),
+            Box::new(m20261202_000014_saved_views::Migration),
         ]
     }
 }

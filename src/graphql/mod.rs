@@ -32,6 +32,7 @@ pub struct Query(
     crate::modules::webhook::WebhookQuery,
     crate::modules::tag::TagQuery,
     crate::modules::custom_field::CustomFieldQuery,
+    crate::modules::saved_view::SavedViewQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -46,6 +47,7 @@ pub struct Mutation(
     crate::modules::tag::TagMutation,
     crate::modules::custom_field::CustomFieldMutation,
     crate::modules::opportunity::bulk::BulkMutation,
+    crate::modules::saved_view::SavedViewMutation,
 );
 
 #[derive(MergedSubscription, Default)]

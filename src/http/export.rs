@@ -167,8 +167,12 @@ pub async fn opportunities(
     };
     let prepared = crate::tenancy::run_as(tenant, async {
         use crate::modules::opportunity::types::{OpportunityFilter, OpportunityOrder};
-        let filter: OpportunityFilter = parse_input(&params, "filter")?.unwrap_or_default();
+        let filter: Option<OpportunityFilter> = parse_input(&params, "filter")?;
         let order: Option<OpportunityOrder> = parse_input(&params, "orderBy")?;
+        let view = params.get("view").map(|v| async_graphql::ID(v.clone()));
+        let (filter, order) =
+            crate::modules::saved_view::resolve(&state, auth, view.as_ref(), filter, order).await?;
+        let filter = filter.unwrap_or_default();
         let q = crm_core::modules::opportunity::service::list_query(
             &state.db,
             auth,

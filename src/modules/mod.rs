@@ -9,5 +9,6 @@ pub mod custom_field;
 pub mod intake;
 pub mod opportunity;
 pub mod pipeline;
+pub mod saved_view;
 pub mod tag;
 pub mod webhook;

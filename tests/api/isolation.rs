@@ -145,6 +145,7 @@ enum Kind {
     Tag,
     CustomField,
     CustomFieldOption,
+    SavedView,
 }
 
 impl World {
@@ -165,6 +166,7 @@ impl World {
             Kind::Tag => self.depth.tags(),
             Kind::CustomField => self.depth.fields(),
             Kind::CustomFieldOption => self.depth.options(),
+            Kind::SavedView => self.depth.views(),
         }
     }
 }

@@ -33,6 +33,7 @@ mod n_plus_one;
 mod opportunities;
 mod pipelines;
 mod plans;
+mod saved_views;
 mod schema_file;
 mod seed;
 mod subscriptions;

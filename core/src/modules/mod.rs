@@ -11,5 +11,6 @@ pub mod intake;
 pub mod onboarding;
 pub mod opportunity;
 pub mod pipeline;
+pub mod saved_view;
 pub mod tag;
 pub mod webhook;

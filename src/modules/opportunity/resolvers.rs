@@ -92,6 +92,8 @@ pub struct OpportunityQuery;
 #[Object]
 impl OpportunityQuery {
     /// Filtered, sorted (default: newest first) and keyset-paginated.
+    /// With `view`, the saved view's filter and order (an explicit
+    /// `filter` or `orderBy` replaces the view's).
     #[graphql(complexity = "connection_complexity(child_complexity, first)")]
     async fn opportunities(
         &self,
@@ -100,7 +102,16 @@ impl OpportunityQuery {
         order_by: Option<OpportunityOrder>,
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
+        view: Option<ID>,
     ) -> GqlResult<OpportunityConnection> {
+        let (filter, order_by) = crate::modules::saved_view::resolve(
+            ctx.state()?,
+            ctx.auth()?,
+            view.as_ref(),
+            filter,
+            order_by,
+        )
+        .await?;
         let q = service::list_query(
             &ctx.state()?.db,
             ctx.auth()?,

@@ -50,6 +50,25 @@ pub(super) const COVERED: &[&str] = &[
     "Mutation.bulkDeleteOpportunities(filter.tags.anyOf)",
     "Mutation.bulkDeleteOpportunities(filter.tags.allOf)",
     "Mutation.bulkDeleteOpportunities(filter.customFields.anyOptionIds)",
+    "Query.opportunities(view)",
+    "Mutation.updateSavedView(id)",
+    "Mutation.deleteSavedView(id)",
+    "Mutation.createSavedView(input.filter.pipelineId)",
+    "Mutation.createSavedView(input.filter.stageIds)",
+    "Mutation.createSavedView(input.filter.ownerId)",
+    "Mutation.createSavedView(input.filter.sourceId)",
+    "Mutation.createSavedView(input.filter.contactId)",
+    "Mutation.createSavedView(input.filter.tags.anyOf)",
+    "Mutation.createSavedView(input.filter.tags.allOf)",
+    "Mutation.createSavedView(input.filter.customFields.anyOptionIds)",
+    "Mutation.updateSavedView(input.filter.pipelineId)",
+    "Mutation.updateSavedView(input.filter.stageIds)",
+    "Mutation.updateSavedView(input.filter.ownerId)",
+    "Mutation.updateSavedView(input.filter.sourceId)",
+    "Mutation.updateSavedView(input.filter.contactId)",
+    "Mutation.updateSavedView(input.filter.tags.anyOf)",
+    "Mutation.updateSavedView(input.filter.tags.allOf)",
+    "Mutation.updateSavedView(input.filter.customFields.anyOptionIds)",
 ];
 
 /// One tenant's tags and custom fields.
@@ -64,6 +83,9 @@ pub(crate) struct Depth {
     option: String,
     /// The first option of the SELECT field `tier` on contacts.
     contact_option: String,
+    /// A private view of the admin's, and one the walk deletes.
+    view: String,
+    doomed_view: String,
 }
 
 impl Depth {
@@ -72,6 +94,9 @@ impl Depth {
     }
     pub(super) fn fields(&self) -> Vec<String> {
         vec![self.field.clone()]
+    }
+    pub(super) fn views(&self) -> Vec<String> {
+        vec![self.view.clone()]
     }
     pub(super) fn options(&self) -> Vec<String> {
         vec![self.option.clone(), self.contact_option.clone()]
@@ -95,6 +120,17 @@ pub(super) async fn populate(app: &TestApp, t: &str, tag: &str) -> Depth {
     let o = ok(app, t, create, field("OPPORTUNITY", "region")).await;
     let c = ok(app, t, create, field("CONTACT", "tier")).await;
     let [tag, merged, folded, doomed] = <[String; 4]>::try_from(tags).unwrap();
+    let mut views = Vec::new();
+    for n in ["view", "doomed view"] {
+        views.push(s(&ok(
+            app,
+            t,
+            "mutation($n: String!) { createSavedView(input: { name: $n }) { id } }",
+            json!({ "n": format!("{tag} {n}") }),
+        )
+        .await["createSavedView"]["id"]));
+    }
+    let [view, doomed_view] = <[String; 2]>::try_from(views).unwrap();
     Depth {
         tag,
         merged,
@@ -103,6 +139,8 @@ pub(super) async fn populate(app: &TestApp, t: &str, tag: &str) -> Depth {
         field: s(&o["createCustomField"]["id"]),
         option: ids(&o["createCustomField"]["options"])[0].clone(),
         contact_option: ids(&c["createCustomField"]["options"])[0].clone(),
+        view,
+        doomed_view,
     }
 }
 
@@ -255,7 +293,39 @@ pub(super) fn probes(a: &World) -> Vec<Probe> {
             json!({ "f": f }),
             good,
         ));
+        let pos = |m: &str| -> &'static str {
+            Box::leak(format!("Mutation.{m}(input.{path})").into_boxed_str())
+        };
+        out.push(probe(
+            pos("createSavedView"),
+            kind,
+            "mutation($i: CreateSavedViewInput!) { createSavedView(input: $i) { id } }",
+            json!({ "i": { "name": path, "filter": f } }),
+            good,
+        ));
+        out.push(probe(pos("updateSavedView"), kind, "mutation($id: ID!, $i: UpdateSavedViewInput!) { updateSavedView(id: $id, input: $i) { id } }", json!({ "id": d.view, "i": { "filter": f } }), good));
     }
+    out.push(probe(
+        "Query.opportunities(view)",
+        Kind::SavedView,
+        "query($v: ID) { opportunities(view: $v) { totalCount } }",
+        json!({ "v": BAD }),
+        &d.view,
+    ));
+    out.push(probe(
+        "Mutation.updateSavedView(id)",
+        Kind::SavedView,
+        "mutation($id: ID!) { updateSavedView(id: $id, input: { columns: [\"title\"] }) { id } }",
+        json!({ "id": BAD }),
+        &d.view,
+    ));
+    out.push(probe(
+        "Mutation.deleteSavedView(id)",
+        Kind::SavedView,
+        "mutation($id: ID!) { deleteSavedView(id: $id) }",
+        json!({ "id": BAD }),
+        &d.doomed_view,
+    ));
     out.extend(vec![
         probe(
             "Query.opportunities(filter.tags.anyOf)",
