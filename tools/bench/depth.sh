@@ -33,18 +33,20 @@
 #
 # Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432),
 # SCALE (1000000: opportunities in scale-1), SEED_SCALE (--scale given to
-# the seed; default 10 x SCALE, at most 100000), EMEA_PCT (5),
-# DURATION (15s), CONNECTIONS (4), PLANS (custom generic: which plans to
+# the seed; default SCALE, at most 200000), EMEA_PCT (5),
+# DURATION (15s), CONNECTIONS (4), WRK_TIMEOUT (30s: a slower answer
+# counts as an error), PLANS (custom generic: which plans to
 # print), APP_ROLE (crm_app, DATABASE_APP_ROLE's default), CRM_SERVER_BIN
 # (default target/release/crm-server, built when missing).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 base="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 scale="${SCALE:-1000000}"
-seed_scale="${SEED_SCALE:-$((scale * 10 < 100000 ? scale * 10 : 100000))}"
+seed_scale="${SEED_SCALE:-$((scale < 200000 ? scale : 200000))}"
 emea_pct="${EMEA_PCT:-5}"
 duration="${DURATION:-15s}"
 conns="${CONNECTIONS:-4}"
+wrk_timeout="${WRK_TIMEOUT:-30s}"
 plans="${PLANS:-custom generic}"
 app_role="${APP_ROLE:-crm_app}"
 bin="${CRM_SERVER_BIN:-$root/target/release/crm-server}"
@@ -54,6 +56,8 @@ for t in wrk jq psql curl python3; do
 done
 
 started=$SECONDS
+echo "# $bin (built $(date -r "$bin" '+%F %T'); HEAD now $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'))," \
+  "PostgreSQL $(psql -X -tAq "$base/postgres" -c 'SHOW server_version'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 db="crm_bench_depth_$$"
 work="$(mktemp -d)"
 psql -q "$base/postgres" -c "CREATE DATABASE $db" >/dev/null
@@ -81,7 +85,7 @@ if [ "$have" -lt "$scale" ]; then
   # Copy k of the whole lot goes to row (g - 1) % have + 1: new id, number
   # and reference; its times moved back by up to an hour (all by the same
   # amount, so their order holds); its contact links copied too.
-  sql -v tenant="$tenant" -v have="$have" -v want="$scale" <<'SQL'
+  sql -v tenant="$tenant" -v have="$have" -v want="$scale" >/dev/null <<'SQL'
 SELECT setseed(0.1);
 CREATE TEMP TABLE src AS
   SELECT row_number() OVER (ORDER BY number) AS k, id FROM opportunities WHERE tenant_id = :'tenant';
@@ -138,7 +142,7 @@ emea="$(opt EMEA)" apac="$(opt APAC)" amer="$(opt AMER)" latam="$(opt LATAM)"
 t0=$SECONDS
 echo "# custom-field values for scale-1's opportunities (EMEA $emea_pct%, seats 1..1000)"
 sql -v tenant="$tenant" -v region="$region_id" -v seats="$seats_id" -v emea="$emea" -v apac="$apac" \
-  -v amer="$amer" -v latam="$latam" -v pct="$emea_pct" <<'SQL'
+  -v amer="$amer" -v latam="$latam" -v pct="$emea_pct" >/dev/null <<'SQL'
 SELECT setseed(0.2);
 INSERT INTO opportunity_field_values (id, tenant_id, opportunity_id, field_id, option_id)
 SELECT gen_random_uuid(), o.tenant_id, o.id, :'region',
@@ -199,8 +203,8 @@ for q in F1 F2 F3 F4; do
   jq -n --arg q "${!q}" '{query: $q}' >"$work/$q.json"
   # a whole, error-free answer before it is timed
   nodes_of[$q]="$(gql "${!q}" | jq '.data.opportunities.nodes | length')"
-  BODY="$work/$q.json" wrk -t2 -c"$conns" -d2s -s "$work/post.lua" "$url" >/dev/null
-  read -r rps p50 p99 errors < <(BODY="$work/$q.json" wrk -t2 -c"$conns" -d"$duration" -s "$work/post.lua" "$url" | awk '/^RESULT/ { print $2, $3, $4, $5 }')
+  BODY="$work/$q.json" wrk -t2 -c"$conns" -d2s --timeout "$wrk_timeout" -s "$work/post.lua" "$url" >/dev/null
+  read -r rps p50 p99 errors < <(BODY="$work/$q.json" wrk -t2 -c"$conns" -d"$duration" --timeout "$wrk_timeout" -s "$work/post.lua" "$url" | awk '/^RESULT/ { print $2, $3, $4, $5 }')
   rps_of[$q]=$rps p50_of[$q]=$p50 p99_of[$q]=$p99 err_of[$q]=$errors
   echo "# $q: $rps req/s, p50 $p50 ms, p99 $p99 ms, $errors errors"
 done
@@ -247,7 +251,7 @@ EXPLAIN ($options) EXECUTE q($args);
 SQL
   sql -P pager=off -f "$work/explain.sql" | grep -v "^$tenant\$"
 }
-declare -A exec_of
+declare -A exec_of cost_of
 for q in F1 F2 F3 F4; do
   IFS='|' read -r s _ args < <(stmt "$q")
   echo
@@ -258,6 +262,7 @@ for q in F1 F2 F3 F4; do
     echo "-- $mode plan (EXPLAIN (ANALYZE, BUFFERS), as $app_role, app.tenant_id set)"
     explain "$q" "$mode" | tee "$work/$q.$mode.plan"
     exec_of[$q.$mode]="$(awk '/Execution Time/ { print $3 }' "$work/$q.$mode.plan")"
+    cost_of[$q.$mode]="$(head -1 "$work/$q.$mode.plan" | sed -E 's/.*cost=[0-9.]+\.\.([0-9.]+) .*/\1/')"
   done
 done
 
@@ -290,11 +295,14 @@ if grep -qiE 'error|panic' "$work/server.log"; then echo "# server log:" >&2; gr
 # --------------------------------------------------------------- summary
 echo
 echo "## summary: scale-1 holds $n_all opportunities, wrk -t2 -c$conns -d$duration, total run $(took "$started")"
-printf '%-4s %-34s %8s %9s %9s %9s %6s %12s %12s\n' query filter matching "req/s" "p50 ms" "p99 ms" errors "custom ms" "generic ms"
+echo "(custom/generic: EXPLAIN ANALYZE execution time and the planner's estimated cost of each plan; past five executions of a"
+echo " cached statement PostgreSQL keeps the generic plan when its estimate is below the custom plans' average)"
+printf '%-4s %-37s %8s %8s %8s %8s %6s %10s %10s %10s %10s\n' query filter matching "req/s" "p50 ms" "p99 ms" errors "custom ms" "generic ms" "cust cost" "gen cost"
 desc() { case $1 in F1) echo "region=EMEA" ;; F2) echo "seats 100..120" ;; F3) echo "pipeline + region=EMEA" ;; F4) echo "pipeline + seats 100..120" ;; esac; }
 for q in F1 F2 F3 F4; do
-  printf '%-4s %-34s %8s %9s %9s %9s %6s %12s %12s\n' "$q" "$(desc "$q") (${nodes_of[$q]} nodes)" "${matching[$q]}" \
-    "${rps_of[$q]}" "${p50_of[$q]}" "${p99_of[$q]}" "${err_of[$q]}" "${exec_of[$q.custom]:--}" "${exec_of[$q.generic]:--}"
+  printf '%-4s %-37s %8s %8s %8s %8s %6s %10s %10s %10s %10s\n' "$q" "$(desc "$q") (${nodes_of[$q]} nodes)" "${matching[$q]}" \
+    "${rps_of[$q]}" "${p50_of[$q]}" "${p99_of[$q]}" "${err_of[$q]}" "${exec_of[$q.custom]:--}" "${exec_of[$q.generic]:--}" \
+    "${cost_of[$q.custom]:--}" "${cost_of[$q.generic]:--}"
 done
 printf '\n%-12s %5s %9s %9s %8s %9s %12s %12s\n' export HTTP rows seconds "rows/s" MB "idle RSS MB" "peak RSS MB"
 for e in all emea; do
