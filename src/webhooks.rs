@@ -266,6 +266,7 @@ impl Deliverer {
             Subject::Opportunity { .. } => ("OPPORTUNITY", "opportunity"),
             Subject::Activity { .. } => ("ACTIVITY", "activity"),
             Subject::WebhookDisabled { .. } => ("WEBHOOK_ENDPOINT", "webhookEndpoint"),
+            Subject::ImportJob { .. } => ("IMPORT_JOB", "importJob"),
         };
         let mut data = json!({
             "eventId": event.id.to_string(),
@@ -299,6 +300,7 @@ impl Deliverer {
             Subject::Opportunity { .. } => (OPPORTUNITY, "opportunity"),
             Subject::Activity { .. } => (ACTIVITY, "activity"),
             Subject::WebhookDisabled { .. } => (ENDPOINT, "webhookEndpoint"),
+            Subject::ImportJob { .. } => (IMPORT, "importJob"),
         };
         let auth = AuthContext {
             user: UserId(ep.created_by),
@@ -366,5 +368,6 @@ const OPPORTUNITY: &str = "query($id: ID!) { opportunity(id: $id) { id reference
     primaryContact { id name } lostReason closedAt createdAt updatedAt version } }";
 const ACTIVITY: &str = "query($id: ID!) { activity(id: $id) { id kind subject note done dueAt \
     startsAt endsAt completedAt opportunity { id } contact { id } assignee { id name } createdAt } }";
+const IMPORT: &str = "query($id: ID!) { importJob(id: $id) { id status percent processedRows totalRows createdCount updatedCount errorCount } }";
 const ENDPOINT: &str =
     "query($id: ID!) { webhookEndpoint(id: $id) { id url enabled disabledReason } }";

@@ -54,6 +54,7 @@ typed_id! {
     CustomFieldId => "custom field",
     CustomFieldOptionId => "custom field option",
     SavedViewId => "saved view",
+    ImportJobId => "import",
 }
 
 /// What a user may do in their tenant.
@@ -426,6 +427,19 @@ pub fn required_text(field: &'static str, raw: &str, max: usize) -> AppResult<St
         ));
     }
     Ok(t.to_string())
+}
+
+/// An id in another system (an import's key): 1 to 100 characters on one
+/// line, trimmed.
+pub fn external_id(raw: &str) -> AppResult<String> {
+    let t = required_text("externalId", raw, 100)?;
+    if t.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "externalId",
+            "externalId must be on one line, without control characters",
+        ));
+    }
+    Ok(t)
 }
 
 /// A percentage, 0 to 100: probabilities.

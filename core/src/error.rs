@@ -221,6 +221,18 @@ const CONSTRAINTS: &[Constraint] = &[
         field: "name",
         message: "you already have a saved view with this name",
     },
+    Constraint {
+        name: "ux_opportunities_external_id",
+        sqlite_columns: "opportunities.tenant_id, opportunities.external_id",
+        field: "externalId",
+        message: "an opportunity with this external id already exists",
+    },
+    Constraint {
+        name: "ux_contacts_external_id",
+        sqlite_columns: "contacts.tenant_id, contacts.external_id",
+        field: "externalId",
+        message: "a contact with this external id already exists",
+    },
 ];
 
 /// The answer for a violated unique constraint, by its name.

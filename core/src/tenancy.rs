@@ -57,6 +57,9 @@ tenant_owned!(
     opportunity_field_value,
     contact_field_value,
     saved_view,
+    import_job,
+    import_chunk,
+    import_error,
 );
 
 /// The tenant a piece of work runs for, as the database sees it: on

@@ -15,6 +15,8 @@ pub struct Model {
     pub source_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The id it has in the system it was imported from (unique in the tenant).
+    pub external_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

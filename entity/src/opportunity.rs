@@ -28,6 +28,8 @@ pub struct Model {
     pub late_marked_due: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The id it has in the system it was imported from (unique in the tenant).
+    pub external_id: Option<String>,
 }
 
 /// What is stored of an opportunity's status: OPEN, WON or LOST. LATE is

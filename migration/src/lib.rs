@@ -17,6 +17,7 @@ mod m20261202_000011_webhooks;
 mod m20261202_000012_event_relay;
 mod m20261202_000013_tags_custom_fields;
 mod m20261202_000014_saved_views;
+mod m20261202_000015_imports;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_event_relay::Migration),
             Box::new(m20261202_000013_tags_custom_fields::Migration),
             Box::new(m20261202_000014_saved_views::Migration),
+            Box::new(m20261202_000015_imports::Migration),
         ]
     }
 }

@@ -185,7 +185,7 @@ pub(crate) fn ts<T: IntoIden>(c: T) -> ColumnDef {
         .not_null()
         .take()
 }
-fn ts_null<T: IntoIden>(c: T) -> ColumnDef {
+pub(crate) fn ts_null<T: IntoIden>(c: T) -> ColumnDef {
     ColumnDef::new(c).timestamp_with_time_zone().null().take()
 }
 pub(crate) fn fk(

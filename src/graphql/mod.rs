@@ -33,6 +33,7 @@ pub struct Query(
     crate::modules::tag::TagQuery,
     crate::modules::custom_field::CustomFieldQuery,
     crate::modules::saved_view::SavedViewQuery,
+    crate::modules::import::ImportQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -48,10 +49,15 @@ pub struct Mutation(
     crate::modules::custom_field::CustomFieldMutation,
     crate::modules::opportunity::bulk::BulkMutation,
     crate::modules::saved_view::SavedViewMutation,
+    crate::modules::import::ImportMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(OpportunitySubscription, ActivitySubscription);
+pub struct Subscription(
+    OpportunitySubscription,
+    ActivitySubscription,
+    crate::modules::import::ImportSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -2,6 +2,7 @@
 pub mod export;
 pub mod graphiql;
 pub mod graphql;
+pub mod import;
 pub mod request;
 pub mod ws;
 
@@ -41,6 +42,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(export::opportunities),
     )
     .route("/export/contacts.csv", web::get().to(export::contacts))
+    .route(
+        "/import/opportunities.csv",
+        web::post().to(import::opportunities),
+    )
+    .route("/import/contacts.csv", web::post().to(import::contacts))
     .route("/graphiql/{version}/{file}", web::get().to(graphiql::asset))
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz));

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod changes;
 pub mod contact;
 pub mod custom_field;
+pub mod import;
 pub mod intake;
 pub mod opportunity;
 pub mod pipeline;

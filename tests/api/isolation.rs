@@ -14,6 +14,7 @@ use crate::dual_test;
 use crate::helpers::{Session, TestApp};
 
 mod depth;
+mod imports;
 
 /// Every ID position the walk exercises, as "Type.field(arg)" or
 /// "Type.field(arg.nested.field)". Must equal what the schema has.
@@ -127,6 +128,7 @@ pub(crate) struct World {
     /// A (failed) delivery of the webhook's.
     delivery: String,
     depth: depth::Depth,
+    imports: imports::Imports,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -146,6 +148,7 @@ enum Kind {
     CustomField,
     CustomFieldOption,
     SavedView,
+    ImportJob,
 }
 
 impl World {
@@ -167,6 +170,7 @@ impl World {
             Kind::CustomField => self.depth.fields(),
             Kind::CustomFieldOption => self.depth.options(),
             Kind::SavedView => self.depth.views(),
+            Kind::ImportJob => self.imports.ids(),
         }
     }
 }
@@ -392,8 +396,10 @@ async fn populate(app: &TestApp, session: &Session, tag: &str) -> World {
     }
 
     let depth = depth::populate(app, t, tag).await;
+    let imports = imports::populate(app, t).await;
     World {
         depth,
+        imports,
         webhook,
         delivery,
         admin: session.user_id.clone(),
@@ -443,6 +449,7 @@ fn probes(a: &World) -> Vec<Probe> {
         json!({ "i": i })
     };
     let mut all = depth::probes(a);
+    all.extend(imports::probes(a));
     all.extend(vec![
         probe(
             "Subscription.opportunityEvents(pipelineId)",
@@ -1270,6 +1277,7 @@ async fn walk_foreign_ids(app: &TestApp) {
         COVERED
             .iter()
             .chain(depth::COVERED)
+            .chain(imports::COVERED)
             .copied()
             .collect::<BTreeSet<_>>(),
         "the walk and COVERED disagree"
@@ -1462,11 +1470,12 @@ fn every_id_taking_operation_is_walked() {
     let covered: BTreeSet<String> = COVERED
         .iter()
         .chain(depth::COVERED)
+        .chain(imports::COVERED)
         .map(|s| s.to_string())
         .collect();
     assert_eq!(
         covered.len(),
-        COVERED.len() + depth::COVERED.len(),
+        COVERED.len() + depth::COVERED.len() + imports::COVERED.len(),
         "COVERED lists a position twice"
     );
     let missing: Vec<&String> = in_schema.difference(&covered).collect();

@@ -26,6 +26,8 @@ mod export;
 mod field_errors;
 mod hardening;
 mod http_layer;
+mod import_checks;
+mod imports;
 mod intake;
 mod isolation;
 mod limits;

@@ -82,6 +82,9 @@ pub enum Subject {
     /// admins hear of it.
     #[serde(rename = "w")]
     WebhookDisabled { id: Uuid },
+    /// An import's progress or status moved.
+    #[serde(rename = "i")]
+    ImportJob { id: Uuid },
 }
 
 #[derive(Clone, Debug)]
@@ -224,6 +227,7 @@ impl Subject {
                 A::Deleted => "activity.deleted",
             },
             Self::WebhookDisabled { .. } => "webhook_endpoint.disabled",
+            Self::ImportJob { .. } => "import_job.updated",
         }
     }
 
@@ -231,7 +235,8 @@ impl Subject {
         match self {
             Self::Opportunity { id, .. }
             | Self::Activity { id, .. }
-            | Self::WebhookDisabled { id } => *id,
+            | Self::WebhookDisabled { id }
+            | Self::ImportJob { id } => *id,
         }
     }
 
@@ -301,6 +306,7 @@ pub const KIND_NAMES: &[&str] = &[
     "activity.became_overdue",
     "activity.deleted",
     "webhook_endpoint.disabled",
+    "import_job.updated",
 ];
 
 /// Set by a subscription stream that can no longer be fed (the log cannot

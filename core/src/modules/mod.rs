@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod contact;
 pub mod custom_field;
 pub mod export;
+pub mod import;
 pub mod intake;
 pub mod onboarding;
 pub mod opportunity;

@@ -242,6 +242,7 @@ impl Gen {
             source_id,
             created_at,
             updated_at: created_at,
+            external_id: None,
         });
         domain
     }
@@ -282,6 +283,7 @@ impl Gen {
             source_id,
             created_at,
             updated_at: created_at,
+            external_id: None,
         });
         company
     }

@@ -115,6 +115,7 @@ impl Gen {
             late_marked_due: due_date.filter(|d| *d < today),
             created_at: course.created_at,
             updated_at: closed_at.unwrap_or(stage_entered_at),
+            external_id: None,
         });
     }
 

@@ -33,6 +33,8 @@ pub enum EventKind {
     ActivityDeleted,
     /// The server disabled a webhook endpoint that kept failing.
     WebhookEndpointDisabled,
+    /// A CSV import moved on (progress, or its end).
+    ImportJobUpdated,
 }
 
 const KINDS: &[(EventKind, &str)] = &[
@@ -56,6 +58,7 @@ const KINDS: &[(EventKind, &str)] = &[
         EventKind::WebhookEndpointDisabled,
         "webhook_endpoint.disabled",
     ),
+    (EventKind::ImportJobUpdated, "import_job.updated"),
 ];
 
 impl EventKind {
@@ -91,6 +94,7 @@ pub enum SubjectType {
     Opportunity,
     Activity,
     WebhookEndpoint,
+    ImportJob,
 }
 
 /// One entry of your tenant's change log.
@@ -132,6 +136,7 @@ impl Change {
             crate::events::Subject::Opportunity { .. } => SubjectType::Opportunity,
             crate::events::Subject::Activity { .. } => SubjectType::Activity,
             crate::events::Subject::WebhookDisabled { .. } => SubjectType::WebhookEndpoint,
+            crate::events::Subject::ImportJob { .. } => SubjectType::ImportJob,
         }
     }
     async fn subject_id(&self) -> ID {

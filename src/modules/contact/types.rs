@@ -43,6 +43,10 @@ impl Contact {
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// Its id in the system it was imported from, if any.
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
     /// Lower-cased.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
@@ -132,6 +136,9 @@ pub struct ContactInput {
     pub tag_ids: Option<Vec<ID>>,
     /// Every required contact field needs a value.
     pub custom_fields: Option<Vec<CustomFieldValueInput>>,
+    /// Its id in the system it comes from (1 to 100 characters), unique
+    /// in your tenant: a CSV import matches rows on it.
+    pub external_id: Option<String>,
 }
 
 /// Fields left out stay as they are; `null` clears email, phone or company.
@@ -147,6 +154,9 @@ pub struct UpdateContactInput {
     /// Sets the fields named (a value with no member clears it); the
     /// others stay.
     pub custom_fields: Option<Vec<CustomFieldValueInput>>,
+    /// Its id in the system it comes from, unique in your tenant; `null`
+    /// clears it.
+    pub external_id: MaybeUndefined<String>,
 }
 
 #[derive(InputObject, Default)]
@@ -173,6 +183,7 @@ impl From<ContactInput> for crm_core::modules::contact::model::ContactInput {
             source_id: i.source_id.map(|x| x.0),
             tag_ids: i.tag_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
             custom_fields: raw(i.custom_fields),
+            external_id: i.external_id,
         }
     }
 }
@@ -187,6 +198,7 @@ impl From<UpdateContactInput> for crm_core::modules::contact::model::UpdateConta
             lifecycle: i.lifecycle.map(Into::into),
             tag_ids: i.tag_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
             custom_fields: raw(i.custom_fields),
+            external_id: patch(i.external_id, |x| x),
         }
     }
 }

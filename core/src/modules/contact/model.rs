@@ -68,6 +68,8 @@ pub struct ContactInput {
     pub source_id: Option<String>,
     pub tag_ids: Option<Vec<String>>,
     pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawValue>>,
+    /// Its id in the system it comes from: unique in the tenant.
+    pub external_id: Option<String>,
 }
 
 /// Fields left out stay as they are; `null` clears email, phone or company.
@@ -82,6 +84,8 @@ pub struct UpdateContactInput {
     pub tag_ids: Option<Vec<String>>,
     /// Sets the fields named; others stay.
     pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawValue>>,
+    /// `null` clears it.
+    pub external_id: Patch<String>,
 }
 
 #[derive(Debug, Clone, Default)]

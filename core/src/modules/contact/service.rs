@@ -80,6 +80,16 @@ pub async fn create(
     auth: AuthContext,
     input: ContactInput,
 ) -> AppResult<contact::Model> {
+    create_run(state, auth, input, false).await
+}
+
+/// `create`; a dry run writes in a transaction it then rolls back.
+pub async fn create_run(
+    state: &AppState,
+    auth: AuthContext,
+    input: ContactInput,
+    dry_run: bool,
+) -> AppResult<contact::Model> {
     let scope = TenantScope(auth.tenant);
     let name = Name::parse("name", &input.name)?.into_inner();
     let email = input
@@ -122,6 +132,11 @@ pub async fn create(
     )
     .await?;
     value::check_required(&state.db, scope, FieldEntity::Contact, &custom).await?;
+    let external_id = input
+        .external_id
+        .as_deref()
+        .map(crate::domain::external_id)
+        .transpose()?;
     let txn = crate::db::begin_write(&state.db).await?;
     let created = insert_in(
         &txn,
@@ -133,12 +148,17 @@ pub async fn create(
             phone,
             company: company_id,
             source: source_id,
+            external_id,
         },
     )
     .await?;
     tag::set_contact_in(&txn, scope, created.id, &tags).await?;
     value::set_in(&txn, scope, value::Owner::Contact(created.id), &custom).await?;
-    txn.commit().await?;
+    if dry_run {
+        txn.rollback().await?;
+    } else {
+        txn.commit().await?;
+    }
     Ok(created)
 }
 
@@ -151,6 +171,7 @@ pub struct NewContact {
     pub phone: Option<String>,
     pub company: Option<Uuid>,
     pub source: Option<Uuid>,
+    pub external_id: Option<String>,
 }
 
 /// Inserts a new PROSPECT in the caller's transaction. The one place a
@@ -172,6 +193,7 @@ pub async fn insert_in<C: ConnectionTrait>(
             phone: Set(new.phone),
             company_id: Set(new.company),
             source_id: Set(new.source),
+            external_id: Set(new.external_id),
             created_at: Set(ts),
             updated_at: Set(ts),
             ..Default::default()
@@ -232,6 +254,15 @@ pub async fn update(
     }
     if let Some(l) = input.lifecycle {
         update = update.col_expr(contact::Column::Lifecycle, Expr::value(l.as_str()));
+    }
+    if let Some(x) = input.external_id.value() {
+        let x = crate::domain::external_id(x)?;
+        update = update.col_expr(contact::Column::ExternalId, Expr::value(Some(x)));
+    } else if input.external_id.is_null() {
+        update = update.col_expr(
+            contact::Column::ExternalId,
+            Expr::value(Option::<String>::None),
+        );
     }
     let tags = match &input.tag_ids {
         Some(ids) => Some(tag::resolve(&state.db, scope, ids).await?),

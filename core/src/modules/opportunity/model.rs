@@ -106,6 +106,8 @@ pub struct CreateOpportunityInput {
     pub probability_override: Option<i32>,
     pub tag_ids: Option<Vec<String>>,
     pub custom_fields: Option<Vec<crate::modules::custom_field::value::RawValue>>,
+    /// Its id in the system it comes from: unique in the tenant.
+    pub external_id: Option<String>,
 }
 
 /// Fields left out stay as they are; `null` clears dueDate, sourceId and

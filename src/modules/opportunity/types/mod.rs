@@ -134,6 +134,9 @@ pub struct CreateOpportunityInput {
     pub tag_ids: Option<Vec<ID>>,
     /// Every required opportunity field needs a value.
     pub custom_fields: Option<Vec<CustomFieldValueInput>>,
+    /// Its id in the system it comes from (1 to 100 characters), unique
+    /// in your tenant: a CSV import matches rows on it.
+    pub external_id: Option<String>,
 }
 
 /// Fields left out stay as they are; `null` clears dueDate, sourceId and
@@ -187,6 +190,10 @@ impl Opportunity {
     /// Human number, unique in the tenant: "OPP-1042".
     async fn reference(&self) -> &str {
         &self.0.reference
+    }
+    /// Its id in the system it was imported from, if any.
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -466,6 +473,7 @@ impl From<CreateOpportunityInput>
             probability_override: i.probability_override,
             tag_ids: i.tag_ids.map(|v| v.into_iter().map(|x| x.0).collect()),
             custom_fields: raw(i.custom_fields),
+            external_id: i.external_id,
         }
     }
 }

@@ -130,6 +130,7 @@ pub(super) async fn create_opportunity<C: ConnectionTrait>(
             }],
             tags: Vec::new(),
             custom: Vec::new(),
+            external_id: None,
         },
     )
     .await?;
@@ -193,6 +194,7 @@ pub(super) async fn person<C: ConnectionTrait>(
             phone: s.phone.clone(),
             company,
             source: key.source_id,
+            external_id: None,
         },
     )
     .await
@@ -227,6 +229,7 @@ pub(super) async fn company<C: ConnectionTrait>(
             phone: None,
             company: None,
             source: key.source_id,
+            external_id: None,
         },
     )
     .await?;

@@ -212,6 +212,23 @@ pub async fn update(
     input: UpdateOpportunityInput,
     expected: Option<i32>,
 ) -> AppResult<opportunity::Model> {
+    Ok(
+        update_run(state, auth, settings, id, input, expected, false)
+            .await?
+            .0,
+    )
+}
+
+/// `update`, answering the fields that changed too; a dry run rolls back.
+pub async fn update_run(
+    state: &AppState,
+    auth: AuthContext,
+    settings: &TenantSettings,
+    id: crate::domain::OpportunityId,
+    input: UpdateOpportunityInput,
+    expected: Option<i32>,
+    dry_run: bool,
+) -> AppResult<(opportunity::Model, Vec<String>)> {
     let id = id.0;
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
@@ -265,7 +282,7 @@ pub async fn update(
         input.custom_fields.as_deref().unwrap_or_default(),
     )
     .await?;
-    apply(state, auth, id, expected, Kind::Updated, |cur| {
+    apply_run(state, auth, id, expected, Kind::Updated, dry_run, |cur| {
         let mut c = Change {
             tags: tags.clone(),
             custom: custom.clone(),

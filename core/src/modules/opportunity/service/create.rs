@@ -112,6 +112,18 @@ pub async fn create(
     settings: &TenantSettings,
     input: CreateOpportunityInput,
 ) -> AppResult<opportunity::Model> {
+    create_run(state, auth, settings, input, false).await
+}
+
+/// `create`; a dry run does all of it, checks and writes, in a transaction
+/// it then rolls back (an import's dry run).
+pub async fn create_run(
+    state: &AppState,
+    auth: AuthContext,
+    settings: &TenantSettings,
+    input: CreateOpportunityInput,
+    dry_run: bool,
+) -> AppResult<opportunity::Model> {
     let scope = TenantScope(auth.tenant);
     let db = &state.db;
     let title = title(&input.title)?;
@@ -150,6 +162,11 @@ pub async fn create(
     )
     .await?;
     crate::modules::custom_field::value::check_required(db, scope, fields, &custom).await?;
+    let external_id = input
+        .external_id
+        .as_deref()
+        .map(crate::domain::external_id)
+        .transpose()?;
 
     let txn = crate::db::begin_write(db).await?;
     let created = create_in(
@@ -169,9 +186,14 @@ pub async fn create(
             contacts: links,
             tags,
             custom,
+            external_id,
         },
     )
     .await?;
+    if dry_run {
+        txn.rollback().await?;
+        return Ok(created);
+    }
     crate::events::commit_with(
         &state.events,
         txn,
@@ -195,6 +217,7 @@ pub struct NewOpportunity {
     pub contacts: Vec<ContactLink>,
     pub tags: Vec<Uuid>,
     pub custom: Vec<crate::modules::custom_field::value::Checked>,
+    pub external_id: Option<String>,
 }
 
 /// Inserts a validated opportunity, with its reference, first stage
@@ -232,6 +255,7 @@ pub async fn create_in<C: ConnectionTrait>(
             version: Set(1),
             created_at: Set(ts),
             updated_at: Set(ts),
+            external_id: Set(new.external_id),
             ..Default::default()
         })
         .insert(conn)
