@@ -21,6 +21,7 @@ mod archiving;
 mod binary;
 mod bulk;
 mod contacts;
+mod custom_sort;
 mod event_log;
 mod export;
 mod field_errors;

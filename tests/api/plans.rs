@@ -129,6 +129,7 @@ async fn list_pages_are_read_in_index_order() {
         Some(OpportunityOrder {
             field,
             direction: Some(direction),
+            custom_field_key: None,
         })
     };
     let all = OpportunityFilter::default();

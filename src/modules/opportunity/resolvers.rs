@@ -53,10 +53,15 @@ pub async fn stage_column(
     after: Option<String>,
 ) -> AppResult<OpportunityConnection> {
     let scope = TenantScope(ctx.auth()?.tenant);
+    let custom = service::custom_sort(&ctx.state()?.db, scope, order.as_ref()).await?;
     let order = order.map_or(query::COLUMN_ORDER, |o| {
         (o.field, o.direction.unwrap_or(SortDirection::Asc))
     });
-    let q = query::stage_column(scope, stage, mask, ctx.tenant_settings()?.today(), order);
+    let mut q = query::stage_column(scope, stage, mask, ctx.tenant_settings()?.today(), order);
+    if custom.is_some() {
+        q.custom = custom;
+        q.list = crate::pagination::ListKey::of(&("stage", stage, mask, order, custom));
+    }
     // the board's first pages in its own order come from one batch for all
     // columns; a later page, or a column in another order, is its own query
     if after.is_some() || order != query::COLUMN_ORDER {

@@ -47,12 +47,16 @@ pub enum OpportunitySortField {
     WeightedPotential,
     /// Case-insensitive.
     Title,
+    /// The custom field `customFieldKey` names.
+    CustomField,
 }
 
 #[derive(Debug, Clone)]
 pub struct OpportunityOrder {
     pub field: OpportunitySortField,
     pub direction: Option<SortDirection>,
+    /// With `CustomField`: the field's key.
+    pub custom_field_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -75,13 +75,20 @@ pub enum OpportunitySortField {
     WeightedPotential,
     /// Case-insensitive.
     Title,
+    /// By the custom field `customFieldKey` names: numbers, amounts and
+    /// dates by value, text case-insensitively, options by their position,
+    /// NO before YES; rows without a value come last (first when
+    /// descending).
+    CustomField,
 }
 
-#[derive(InputObject, Clone, Copy)]
+#[derive(InputObject, Clone)]
 pub struct OpportunityOrder {
     pub field: OpportunitySortField,
     #[graphql(default_with = "Some(SortDirection::Asc)")]
     pub direction: Option<SortDirection>,
+    /// With `CUSTOM_FIELD`: the key of an opportunity custom field.
+    pub custom_field_key: Option<String>,
 }
 
 #[derive(InputObject, Default, Clone)]
@@ -420,6 +427,7 @@ impl From<OpportunityOrder> for crm_core::modules::opportunity::model::Opportuni
         Self {
             field: i.field.into(),
             direction: i.direction.map(Into::into),
+            custom_field_key: i.custom_field_key,
         }
     }
 }

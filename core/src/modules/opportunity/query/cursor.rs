@@ -18,6 +18,31 @@ pub(super) fn field_name(f: OpportunitySortField) -> &'static str {
         OpportunitySortField::Potential => "POTENTIAL",
         OpportunitySortField::WeightedPotential => "WEIGHTED_POTENTIAL",
         OpportunitySortField::Title => "TITLE",
+        OpportunitySortField::CustomField => "CUSTOM_FIELD",
+    }
+}
+
+/// How a list's sort value is typed.
+enum Typed {
+    Date,
+    Instant,
+    Int,
+    Text,
+}
+
+fn typed(q: &ListQuery) -> Typed {
+    use crate::modules::custom_field::FieldKind as K;
+    match (q.field, q.custom.map(|c| c.kind)) {
+        (OpportunitySortField::DueDate, _) => Typed::Date,
+        (OpportunitySortField::CreatedAt | OpportunitySortField::UpdatedAt, _) => Typed::Instant,
+        (OpportunitySortField::Potential | OpportunitySortField::WeightedPotential, _) => {
+            Typed::Int
+        }
+        (OpportunitySortField::Title, _) => Typed::Text,
+        (OpportunitySortField::CustomField, Some(K::Date)) => Typed::Date,
+        (OpportunitySortField::CustomField, Some(K::Text)) => Typed::Text,
+        (OpportunitySortField::CustomField, Some(_)) => Typed::Int,
+        (OpportunitySortField::CustomField, None) => Typed::Instant,
     }
 }
 
@@ -33,13 +58,13 @@ pub(super) fn bad_cursor() -> AppError {
 }
 
 /// The cursor's sort value as a bind value of the right type.
-pub(super) fn cursor_value(field: OpportunitySortField, v: &serde_json::Value) -> AppResult<Value> {
-    Ok(match field {
-        OpportunitySortField::DueDate => {
+pub(super) fn cursor_value(q: &ListQuery, v: &serde_json::Value) -> AppResult<Value> {
+    Ok(match typed(q) {
+        Typed::Date => {
             let s = v.as_str().ok_or_else(bad_cursor)?;
             Value::from(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_cursor())?)
         }
-        OpportunitySortField::CreatedAt | OpportunitySortField::UpdatedAt => {
+        Typed::Instant => {
             let s = v.as_str().ok_or_else(bad_cursor)?;
             Value::from(
                 DateTime::parse_from_rfc3339(s)
@@ -47,31 +72,29 @@ pub(super) fn cursor_value(field: OpportunitySortField, v: &serde_json::Value) -
                     .with_timezone(&Utc),
             )
         }
-        OpportunitySortField::Potential | OpportunitySortField::WeightedPotential => {
-            Value::from(v.as_i64().ok_or_else(bad_cursor)?)
-        }
-        OpportunitySortField::Title => Value::from(v.as_str().ok_or_else(bad_cursor)?.to_string()),
+        Typed::Int => Value::from(v.as_i64().ok_or_else(bad_cursor)?),
+        Typed::Text => Value::from(v.as_str().ok_or_else(bad_cursor)?.to_string()),
     })
 }
 
 pub(super) fn row_sort_value(
-    field: OpportunitySortField,
+    q: &ListQuery,
     row: &sea_orm::QueryResult,
 ) -> AppResult<serde_json::Value> {
-    Ok(match field {
-        OpportunitySortField::DueDate => {
+    Ok(match typed(q) {
+        Typed::Date => {
             let d: NaiveDate = row.try_get("", "sort_key")?;
             serde_json::Value::from(d.format("%Y-%m-%d").to_string())
         }
-        OpportunitySortField::CreatedAt | OpportunitySortField::UpdatedAt => {
+        Typed::Instant => {
             let d: DateTime<Utc> = row.try_get("", "sort_key")?;
             serde_json::Value::from(d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
         }
-        OpportunitySortField::Potential | OpportunitySortField::WeightedPotential => {
+        Typed::Int => {
             let n: i64 = row.try_get("", "sort_key")?;
             serde_json::Value::from(n)
         }
-        OpportunitySortField::Title => {
+        Typed::Text => {
             let s: String = row.try_get("", "sort_key")?;
             serde_json::Value::from(s)
         }

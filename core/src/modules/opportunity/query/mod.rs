@@ -178,6 +178,54 @@ pub fn contact_condition(contact: Uuid) -> Condition {
     Condition::all().add(Expr::exists(sub))
 }
 
+/// A custom field a list sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CustomSort {
+    pub field: Uuid,
+    pub kind: crate::modules::custom_field::FieldKind,
+}
+
+impl CustomSort {
+    /// The row's value as one sortable scalar: numbers, amounts, yes/no and
+    /// options (by their position) as integers, dates and text as such;
+    /// rows without a value come last (first when descending), as with
+    /// due dates.
+    fn expr(&self, backend: sea_orm::DatabaseBackend) -> Expr {
+        use crate::modules::custom_field::FieldKind as K;
+        // sea-query renumbers `$1` for PostgreSQL; SQLite would read it as
+        // a named parameter, so it gets `?`
+        let bind = match backend {
+            sea_orm::DatabaseBackend::Postgres => "$1",
+            _ => "?",
+        };
+        let value = |col: &str, join: &str| {
+            format!(
+                "(SELECT {col} FROM opportunity_field_values v {join}WHERE v.tenant_id = opportunities.tenant_id AND v.opportunity_id = opportunities.id AND v.field_id = {bind})"
+            )
+        };
+        let sql = match self.kind {
+            K::Number | K::Money | K::Boolean => format!(
+                "CAST(COALESCE({}, 9223372036854775807) AS BIGINT)",
+                value("MIN(v.num_value)", "")
+            ),
+            K::Select | K::MultiSelect => format!(
+                "CAST(COALESCE({}, 2147483647) AS BIGINT)",
+                value(
+                    "MIN(o.position)",
+                    "JOIN custom_field_options o ON o.id = v.option_id "
+                )
+            ),
+            K::Date => format!("COALESCE({}, '9999-12-31')", value("MIN(v.date_value)", "")),
+            // '0' before a value, '1' for none: values first, in order
+            K::Text => format!(
+                "COALESCE({}, '1')",
+                value("MIN('0' || LOWER(v.text_value))", "")
+            ),
+        };
+        Expr::cust_with_values(sql, [self.field])
+    }
+}
+
 /// A resolved list request: which rows (without paging) and in what order.
 #[derive(Clone)]
 pub struct ListQuery {
@@ -185,13 +233,24 @@ pub struct ListQuery {
     pub condition: Condition,
     pub field: OpportunitySortField,
     pub direction: SortDirection,
+    /// With `OpportunitySortField::CustomField`: which field.
+    pub custom: Option<CustomSort>,
     /// Which list this is, as its cursors carry it.
     pub list: ListKey,
 }
 
 impl ListQuery {
+    fn sort_expr(&self, settings: &TenantSettings, backend: sea_orm::DatabaseBackend) -> Expr {
+        match (self.field, &self.custom) {
+            (OpportunitySortField::CustomField, Some(c)) => c.expr(backend),
+            _ => Expr::cust(self.sort_sql(settings)),
+        }
+    }
+
     fn sort_sql(&self, settings: &TenantSettings) -> String {
         match self.field {
+            // resolved by `sort_expr`; without a field, creation order
+            OpportunitySortField::CustomField => "opportunities.created_at".into(),
             OpportunitySortField::DueDate => {
                 "COALESCE(opportunities.due_date, '9999-12-31')".into()
             }
@@ -236,6 +295,7 @@ pub fn stage_column(
         condition,
         field,
         direction,
+        custom: None,
         list: ListKey::of(&("stage", stage, mask, field, direction)),
     }
 }
@@ -248,6 +308,7 @@ pub fn contact_opportunities(scope: TenantScope, contact: Uuid) -> ListQuery {
         condition: contact_condition(contact),
         field,
         direction,
+        custom: None,
         list: ListKey::of(&("contact", contact, field, direction)),
     }
 }
@@ -291,7 +352,7 @@ pub async fn page(
         let cursor = Cursor {
             f: field_name(q.field).into(),
             d: dir_name(q.direction).into(),
-            v: row_sort_value(q.field, &r)?,
+            v: row_sort_value(q, &r)?,
             id: m.id,
         };
         rows.push((encode_cursor(&q.list, &cursor), m));
@@ -308,22 +369,22 @@ pub fn page_statement(
     first: u64,
     after: Option<&str>,
 ) -> AppResult<sea_orm::Statement> {
-    let sort = q.sort_sql(settings);
+    let sort = q.sort_expr(settings, backend);
     let order = match q.direction {
         SortDirection::Asc => Order::Asc,
         SortDirection::Desc => Order::Desc,
     };
-    let mut select = q.base().column_as(Expr::cust(sort.clone()), "sort_key");
+    let mut select = q.base().column_as(sort.clone(), "sort_key");
     if let Some(after) = after {
         let c: Cursor = decode_cursor(&q.list, after)?;
         if c.f != field_name(q.field) || c.d != dir_name(q.direction) {
             return Err(bad_cursor());
         }
-        let v = cursor_value(q.field, &c.v)?;
+        let v = cursor_value(q, &c.v)?;
         // a row comparison, so that the index on (…, sort key, id) is
         // entered at the cursor instead of scanned from the start
         let row = Expr::tuple([
-            Expr::cust(sort.clone()),
+            sort.clone(),
             Expr::col((opportunity::Entity, opportunity::Column::Id)),
         ]);
         let at = Expr::tuple([Expr::val(v), Expr::val(c.id)]);
@@ -333,7 +394,7 @@ pub fn page_statement(
         });
     }
     Ok(select
-        .order_by(Expr::cust(sort), order.clone())
+        .order_by(sort, order.clone())
         .order_by(opportunity::Column::Id, order)
         .limit(first + 1)
         .build(backend))

@@ -189,17 +189,50 @@ pub async fn list_query(
         cond = cond.add(search_condition(s));
     }
     cond = tag_and_field_conditions(db, scope, filter, cond).await?;
-    let (field, direction) = match order {
+    let (field, direction) = match &order {
         Some(o) => (o.field, o.direction.unwrap_or(SortDirection::Asc)),
         None => (OpportunitySortField::CreatedAt, SortDirection::Desc),
     };
+    let custom = custom_sort(db, scope, order.as_ref()).await?;
     Ok(ListQuery {
         scope,
         condition: cond,
         field,
         direction,
-        list: ListKey::of(&("opportunities", filter, field, direction)),
+        custom,
+        list: ListKey::of(&("opportunities", filter, field, direction, custom)),
     })
+}
+
+/// The custom field an order sorts by: CUSTOM_FIELD needs the key of an
+/// opportunity field (NOT_FOUND for an unknown key); other orders take none.
+pub async fn custom_sort<C: ConnectionTrait>(
+    conn: &C,
+    scope: TenantScope,
+    order: Option<&OpportunityOrder>,
+) -> AppResult<Option<crate::modules::opportunity::query::CustomSort>> {
+    use crate::modules::custom_field::{FieldEntity, FieldKind};
+    let Some(o) = order else { return Ok(None) };
+    match (o.field, o.custom_field_key.as_deref()) {
+        (OpportunitySortField::CustomField, Some(key)) => {
+            let f =
+                crate::modules::custom_field::by_key(conn, scope, FieldEntity::Opportunity, key)
+                    .await?;
+            Ok(Some(crate::modules::opportunity::query::CustomSort {
+                field: f.id,
+                kind: FieldKind::from_db(&f.kind)?,
+            }))
+        }
+        (OpportunitySortField::CustomField, None) => Err(AppError::bad_input(
+            "customFieldKey",
+            "sorting by CUSTOM_FIELD needs a customFieldKey",
+        )),
+        (_, Some(_)) => Err(AppError::bad_input(
+            "customFieldKey",
+            "customFieldKey goes with field CUSTOM_FIELD",
+        )),
+        (_, None) => Ok(None),
+    }
 }
 
 /// The tag and custom-field parts of a filter.
