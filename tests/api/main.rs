@@ -22,6 +22,7 @@ mod binary;
 mod bulk;
 mod contacts;
 mod custom_sort;
+mod depth_limits;
 mod event_log;
 mod export;
 mod field_errors;
