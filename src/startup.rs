@@ -130,6 +130,9 @@ impl Application {
                 settings.jwt.secret
             )),
             webhook_sender: std::sync::OnceLock::new(),
+            import_runs: Arc::new(tokio::sync::Semaphore::new(
+                crm_core::modules::import::MAX_RUNS,
+            )),
         });
         let sweep_db = state.db.clone();
         let listener =

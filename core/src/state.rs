@@ -45,4 +45,7 @@ pub struct AppState {
     /// GraphQL schema, which is built after this state): `redeliverWebhook`
     /// sends through it.
     pub webhook_sender: std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
+    /// Import runs going on at once on this instance (each keeps a
+    /// database connection busy for its whole run).
+    pub import_runs: Arc<tokio::sync::Semaphore>,
 }

@@ -405,7 +405,8 @@ impl ImportMutation {
     /// lists the errors, writing nothing; a real run imports each row
     /// through the same checks as the API (a bad row is listed and never
     /// stops the others). Answers at once; follow it with the `importJob`
-    /// query or subscription. CONFLICT when it is running or has ended.
+    /// query or subscription. CONFLICT when it is running or has ended;
+    /// RATE_LIMITED while two imports run on the server.
     async fn start_import(
         &self,
         ctx: &Context<'_>,

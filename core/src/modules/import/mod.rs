@@ -27,7 +27,7 @@ mod run;
 mod upload;
 
 pub use mapping::{ColumnMapping, Target};
-pub use run::start;
+pub use run::{MAX_RUNS, start};
 pub use upload::{MAX_BYTES, MAX_ROWS, Upload};
 
 /// What a file holds.

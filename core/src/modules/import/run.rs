@@ -10,6 +10,9 @@ use crate::events::{Event, Subject};
 /// Rows between two progress writes (and the checks for a cancel).
 const BATCH: u64 = 100;
 
+/// Runs going on at once on one instance.
+pub const MAX_RUNS: usize = 2;
+
 /// Starts a run of an uploaded import with `mapping`: a dry run checks
 /// every row without writing; a real run imports. Answers at once: the
 /// run goes on in the background (follow it with `importJob`).
@@ -49,6 +52,11 @@ pub async fn start(
         crate::modules::pipeline::service::find_open_stage(&state.db, scope, s, "defaultStageId")
             .await?;
     }
+    let Ok(permit) = state.import_runs.clone().try_acquire_owned() else {
+        return Err(AppError::RateLimited {
+            retry_after_secs: 30,
+        });
+    };
     let next = if dry_run {
         ImportStatus::Validating
     } else {
@@ -109,7 +117,10 @@ pub async fn start(
     let clock = crate::clock::current();
     tokio::spawn(crate::clock::run_on(
         clock,
-        crate::tenancy::run_as(tenant, run.go()),
+        crate::tenancy::run_as(tenant, async move {
+            let _permit = permit;
+            run.go().await;
+        }),
     ));
     find(&state.db, scope, id).await
 }
