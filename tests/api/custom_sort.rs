@@ -167,3 +167,70 @@ dual_test!(opportunities_sort_by_a_custom_field, |app| {
         .await;
     assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
 });
+
+dual_test!(contacts_sort_by_name_or_a_custom_field, |app| {
+    let s = app.sign_up("Sorted People", "owner@people.co").await;
+    let v = app
+        .gql(
+            Some(&s.token),
+            "mutation { createCustomField(input: { entity: CONTACT, key: \"renewal\", label: \"Renewal\", kind: DATE }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(v["errors"].is_null(), "{v}");
+    for (name, date) in [
+        ("bea", Some("2031-01-01")),
+        ("Al", None),
+        ("Cy", Some("2030-01-01")),
+    ] {
+        let custom = date.map_or(json!([]), |d| json!([{ "key": "renewal", "date": d }]));
+        let v = app
+            .gql(
+                Some(&s.token),
+                "mutation($n: String!, $c: [CustomFieldValueInput!]) { createContact(input: { kind: PERSON, name: $n, customFields: $c }) { id } }",
+                json!({ "n": name, "c": custom }),
+            )
+            .await;
+        assert!(v["errors"].is_null(), "{v}");
+    }
+    let q = "query($o: ContactOrder, $a: String) { contacts(first: 2, after: $a, orderBy: $o) { nodes { name } pageInfo { endCursor hasNextPage } } }";
+    let walk = |order: Value| {
+        let app = &app;
+        let s = &s;
+        async move {
+            let mut out = Vec::new();
+            let mut after = Value::Null;
+            loop {
+                let v = app
+                    .gql(Some(&s.token), q, json!({ "o": order, "a": after }))
+                    .await;
+                let page = &v["data"]["contacts"];
+                for n in page["nodes"].as_array().unwrap_or_else(|| panic!("{v}")) {
+                    out.push(n["name"].as_str().unwrap().to_string());
+                }
+                if page["pageInfo"]["hasNextPage"] != true {
+                    return out;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+        }
+    };
+    assert_eq!(walk(json!(null)).await, ["Al", "bea", "Cy"]);
+    assert_eq!(
+        walk(json!({ "field": "NAME", "direction": "DESC" })).await,
+        ["Cy", "bea", "Al"]
+    );
+    let by = |dir: &str| json!({ "field": "CUSTOM_FIELD", "customFieldKey": "renewal", "direction": dir });
+    assert_eq!(walk(by("ASC")).await, ["Cy", "bea", "Al"]);
+    assert_eq!(walk(by("DESC")).await, ["Al", "bea", "Cy"]);
+    for bad in [
+        json!({ "field": "CUSTOM_FIELD" }),
+        json!({ "field": "NAME", "customFieldKey": "renewal" }),
+        json!({ "field": "CUSTOM_FIELD", "customFieldKey": "nope" }),
+    ] {
+        let v = app
+            .gql(Some(&s.token), q, json!({ "o": bad, "a": null }))
+            .await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{bad}: {v}");
+    }
+});

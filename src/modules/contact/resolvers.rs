@@ -1,7 +1,9 @@
 use async_graphql::{Context, ID, Object};
 
 use super::service;
-use super::types::{Contact, ContactConnection, ContactFilter, ContactInput, UpdateContactInput};
+use super::types::{
+    Contact, ContactConnection, ContactFilter, ContactInput, ContactOrder, UpdateContactInput,
+};
 use crate::auth::ContextAuth;
 use crate::domain::ContactId;
 use crate::error::GqlResult;
@@ -14,7 +16,7 @@ pub struct ContactQuery;
 
 #[Object]
 impl ContactQuery {
-    /// Contacts by name.
+    /// Contacts by name (case-insensitive), unless `orderBy` says otherwise.
     #[graphql(complexity = "connection_complexity(child_complexity, first)")]
     async fn contacts(
         &self,
@@ -22,11 +24,13 @@ impl ContactQuery {
         filter: Option<ContactFilter>,
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
+        order_by: Option<ContactOrder>,
     ) -> GqlResult<ContactConnection> {
         let page = service::list(
             ctx.state()?,
             ctx.auth()?,
             filter.unwrap_or_default().into(),
+            order_by.map(Into::into),
             first,
             after,
         )

@@ -159,6 +159,39 @@ pub struct UpdateContactInput {
     pub external_id: MaybeUndefined<String>,
 }
 
+/// What a contacts list is sorted by.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "crm_core::modules::contact::model::ContactSortField")]
+pub enum ContactSortField {
+    /// Case-insensitive.
+    Name,
+    /// By the custom field `customFieldKey` names: numbers, amounts and
+    /// dates by value, text case-insensitively, options by their position,
+    /// NO before YES; contacts without a value come last (first when
+    /// descending).
+    CustomField,
+}
+
+#[derive(InputObject, Clone)]
+pub struct ContactOrder {
+    pub field: ContactSortField,
+    #[graphql(default_with = "Some(crate::modules::opportunity::types::SortDirection::Asc)")]
+    pub direction: Option<crate::modules::opportunity::types::SortDirection>,
+    /// With `CUSTOM_FIELD`: the key of a contact custom field.
+    pub custom_field_key: Option<String>,
+}
+
+impl From<ContactOrder> for crm_core::modules::contact::model::ContactOrder {
+    fn from(o: ContactOrder) -> Self {
+        Self {
+            field: o.field.into(),
+            descending: o.direction
+                == Some(crate::modules::opportunity::types::SortDirection::Desc),
+            custom_field_key: o.custom_field_key,
+        }
+    }
+}
+
 #[derive(InputObject, Default)]
 pub struct ContactFilter {
     pub kind: Option<ContactKind>,

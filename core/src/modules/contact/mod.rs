@@ -1,2 +1,3 @@
+mod list;
 pub mod model;
 pub mod service;

@@ -88,6 +88,22 @@ pub struct UpdateContactInput {
     pub external_id: Patch<String>,
 }
 
+/// What a contacts list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactSortField {
+    /// Case-insensitive.
+    Name,
+    /// The custom field `custom_field_key` names.
+    CustomField,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContactOrder {
+    pub field: ContactSortField,
+    pub descending: bool,
+    pub custom_field_key: Option<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ContactFilter {
     pub kind: Option<ContactKind>,

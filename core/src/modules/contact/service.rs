@@ -5,7 +5,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, ExprTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{
@@ -18,9 +17,6 @@ use crate::error::{AppError, AppResult};
 use crate::modules::custom_field::{FieldEntity, value};
 use crate::modules::pipeline::service::find_source;
 use crate::modules::tag;
-use crate::pagination::{
-    ListKey, Page, decode_cursor, encode_cursor, page_size, saturating_i64, split_page,
-};
 use crate::state::AppState;
 use crate::tenancy::{TenantScope, now};
 
@@ -328,75 +324,11 @@ pub async fn delete(
     Ok(true)
 }
 
-#[derive(Serialize, Deserialize)]
-struct ContactCursor {
-    n: String,
-    id: Uuid,
-}
-
 fn lower(col: contact::Column) -> Expr {
     Func::lower(Expr::col((contact::Entity, col))).into()
 }
 
-/// A page of contacts with the list's total.
-pub type ContactPage = Page<contact::Model, i64>;
-
-/// Contacts by name (case-insensitive), then id, keyset-paginated.
-pub async fn list(
-    state: &AppState,
-    auth: AuthContext,
-    filter: ContactFilter,
-    first: Option<i32>,
-    after: Option<String>,
-) -> AppResult<ContactPage> {
-    let first = page_size(first)?;
-    let scope = TenantScope(auth.tenant);
-    let list = ListKey::of(&("contacts", &filter));
-    let cond = condition(&state.db, scope, &filter).await?;
-    let total = saturating_i64(
-        scope
-            .find::<contact::Entity>()
-            .filter(cond.clone())
-            .count(&state.db)
-            .await?,
-    );
-    let mut q = scope.find::<contact::Entity>().filter(cond);
-    if let Some(a) = after {
-        let c: ContactCursor = decode_cursor(&list, &a)?;
-        q = q.filter(
-            Condition::any()
-                .add(lower(contact::Column::Name).gt(c.n.clone()))
-                .add(
-                    Condition::all()
-                        .add(lower(contact::Column::Name).eq(c.n))
-                        .add(contact::Column::Id.gt(c.id)),
-                ),
-        );
-    }
-    let rows = q
-        .order_by_asc(lower(contact::Column::Name))
-        .order_by_asc(contact::Column::Id)
-        .limit(first + 1)
-        .all(&state.db)
-        .await?;
-    let (rows, more) = split_page(rows, first);
-    let rows: Vec<(String, contact::Model)> = rows
-        .into_iter()
-        .map(|m| {
-            (
-                encode_cursor(
-                    &list,
-                    &ContactCursor {
-                        n: m.name.to_lowercase(),
-                        id: m.id,
-                    },
-                ),
-                m,
-            )
-        })
-        .collect();
-    Ok(Page::new(rows, more, total))
-}
+pub use super::list::{ContactPage, list};
 
 /// Makes contacts, and the companies they work for, clients: a won
 /// opportunity is what turns a prospect into a client.

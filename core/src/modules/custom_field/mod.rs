@@ -5,6 +5,7 @@
 //! write through `value::set_in` inside their own transactions.
 mod filter;
 mod read;
+pub mod sort;
 pub mod value;
 
 use std::collections::HashMap;

@@ -31,8 +31,8 @@ enum Typed {
 }
 
 fn typed(q: &ListQuery) -> Typed {
-    use crate::modules::custom_field::FieldKind as K;
-    match (q.field, q.custom.map(|c| c.kind)) {
+    use crate::modules::custom_field::sort::Typed as K;
+    match (q.field, q.custom.map(|c| c.typed())) {
         (OpportunitySortField::DueDate, _) => Typed::Date,
         (OpportunitySortField::CreatedAt | OpportunitySortField::UpdatedAt, _) => Typed::Instant,
         (OpportunitySortField::Potential | OpportunitySortField::WeightedPotential, _) => {
@@ -41,7 +41,7 @@ fn typed(q: &ListQuery) -> Typed {
         (OpportunitySortField::Title, _) => Typed::Text,
         (OpportunitySortField::CustomField, Some(K::Date)) => Typed::Date,
         (OpportunitySortField::CustomField, Some(K::Text)) => Typed::Text,
-        (OpportunitySortField::CustomField, Some(_)) => Typed::Int,
+        (OpportunitySortField::CustomField, Some(K::Int)) => Typed::Int,
         (OpportunitySortField::CustomField, None) => Typed::Instant,
     }
 }

@@ -178,53 +178,7 @@ pub fn contact_condition(contact: Uuid) -> Condition {
     Condition::all().add(Expr::exists(sub))
 }
 
-/// A custom field a list sorts by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CustomSort {
-    pub field: Uuid,
-    pub kind: crate::modules::custom_field::FieldKind,
-}
-
-impl CustomSort {
-    /// The row's value as one sortable scalar: numbers, amounts, yes/no and
-    /// options (by their position) as integers, dates and text as such;
-    /// rows without a value come last (first when descending), as with
-    /// due dates.
-    fn expr(&self, backend: sea_orm::DatabaseBackend) -> Expr {
-        use crate::modules::custom_field::FieldKind as K;
-        // sea-query renumbers `$1` for PostgreSQL; SQLite would read it as
-        // a named parameter, so it gets `?`
-        let bind = match backend {
-            sea_orm::DatabaseBackend::Postgres => "$1",
-            _ => "?",
-        };
-        let value = |col: &str, join: &str| {
-            format!(
-                "(SELECT {col} FROM opportunity_field_values v {join}WHERE v.tenant_id = opportunities.tenant_id AND v.opportunity_id = opportunities.id AND v.field_id = {bind})"
-            )
-        };
-        let sql = match self.kind {
-            K::Number | K::Money | K::Boolean => format!(
-                "CAST(COALESCE({}, 9223372036854775807) AS BIGINT)",
-                value("MIN(v.num_value)", "")
-            ),
-            K::Select | K::MultiSelect => format!(
-                "CAST(COALESCE({}, 2147483647) AS BIGINT)",
-                value(
-                    "MIN(o.position)",
-                    "JOIN custom_field_options o ON o.id = v.option_id "
-                )
-            ),
-            K::Date => format!("COALESCE({}, '9999-12-31')", value("MIN(v.date_value)", "")),
-            // '0' before a value, '1' for none: values first, in order
-            K::Text => format!(
-                "COALESCE({}, '1')",
-                value("MIN('0' || LOWER(v.text_value))", "")
-            ),
-        };
-        Expr::cust_with_values(sql, [self.field])
-    }
-}
+pub use crate::modules::custom_field::sort::CustomSort;
 
 /// A resolved list request: which rows (without paging) and in what order.
 #[derive(Clone)]

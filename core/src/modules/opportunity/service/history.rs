@@ -211,26 +211,14 @@ pub async fn custom_sort<C: ConnectionTrait>(
     scope: TenantScope,
     order: Option<&OpportunityOrder>,
 ) -> AppResult<Option<crate::modules::opportunity::query::CustomSort>> {
-    use crate::modules::custom_field::{FieldEntity, FieldKind};
+    use crate::modules::custom_field::{FieldEntity, sort};
     let Some(o) = order else { return Ok(None) };
     match (o.field, o.custom_field_key.as_deref()) {
-        (OpportunitySortField::CustomField, Some(key)) => {
-            let f =
-                crate::modules::custom_field::by_key(conn, scope, FieldEntity::Opportunity, key)
-                    .await?;
-            Ok(Some(crate::modules::opportunity::query::CustomSort {
-                field: f.id,
-                kind: FieldKind::from_db(&f.kind)?,
-            }))
-        }
-        (OpportunitySortField::CustomField, None) => Err(AppError::bad_input(
-            "customFieldKey",
-            "sorting by CUSTOM_FIELD needs a customFieldKey",
+        (OpportunitySortField::CustomField, Some(key)) => Ok(Some(
+            sort::CustomSort::resolve(conn, scope, FieldEntity::Opportunity, key).await?,
         )),
-        (_, Some(_)) => Err(AppError::bad_input(
-            "customFieldKey",
-            "customFieldKey goes with field CUSTOM_FIELD",
-        )),
+        (OpportunitySortField::CustomField, None) => Err(sort::mismatch(true)),
+        (_, Some(_)) => Err(sort::mismatch(false)),
         (_, None) => Ok(None),
     }
 }
