@@ -14,7 +14,8 @@
 # Prints the upload time, the dry run's and the import's rows per second,
 # and the RSS idle, during the upload and during each run (peak).
 # Environment: BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DB
-# (postgres | sqlite), ROWS (100000), CRM_SERVER_BIN (default
+# (postgres | sqlite), ROWS (100000), DRY_RUN (1; 0 skips the dry run),
+# CRM_SERVER_BIN (default
 # target/release/crm-server, built when missing).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -123,7 +124,7 @@ run() {  # run DRY UNTIL
   printf '# %s: %s in %.1f s = %.0f rows/s, peak RSS %s MB\n' "$([ "$1" = true ] && echo 'dry run' || echo 'import ')" \
     "$(jq -c .data.importJob <<<"$job")" "$secs" "$(echo "$rows / $secs" | bc -l)" "$(cat "$work/peak.$1")"
 }
-run true VALIDATED
+[ "${DRY_RUN:-1}" = 0 ] || run true VALIDATED
 run false COMPLETED
 echo "# RSS after: $(rss) MB"
 if [ "$backend" = postgres ]; then

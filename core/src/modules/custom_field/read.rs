@@ -36,12 +36,13 @@ pub async fn load<C: ConnectionTrait>(
     if owners.is_empty() {
         return Ok(out);
     }
-    let rows = Row::find_by_statement(
+    let mut rows = Row::find_by_statement(
         conn.get_database_backend()
             .build(&select_rows(scope, entity, owners)),
     )
     .all(conn)
     .await?;
+    rows.sort_by_key(|r| (r.owner, r.field_id));
     let field_ids: Vec<Uuid> = {
         let mut v: Vec<Uuid> = rows.iter().map(|r| r.field_id).collect();
         v.sort_unstable();

@@ -352,7 +352,9 @@ pub(super) fn select_rows(
         .from(Alias::new(t))
         .and_where(Expr::col(Alias::new("tenant_id")).eq(scope.0.0))
         .and_where(Expr::col(Alias::new(o)).is_in(owners.iter().copied()))
-        .order_by(Alias::new("field_id"), sea_orm::Order::Asc)
+        // no ORDER BY: SQLite would satisfy it with a (tenant, field, ...)
+        // index and read every value of the tenant; callers sort the few
+        // rows they get
         .take()
 }
 
@@ -369,13 +371,14 @@ pub async fn set_in<C: ConnectionTrait>(
         return Ok(vec![]);
     }
     let (t, o) = table(owner.entity());
-    let rows = Row::find_by_statement(conn.get_database_backend().build(&select_rows(
+    let mut rows = Row::find_by_statement(conn.get_database_backend().build(&select_rows(
         scope,
         owner.entity(),
         &[owner.id()],
     )))
     .all(conn)
     .await?;
+    rows.sort_by_key(|r| r.field_id);
     let mut current: HashMap<Uuid, Vec<Cell>> = HashMap::new();
     for r in &rows {
         current.entry(r.field_id).or_default().push(r.cell());
