@@ -86,7 +86,14 @@ gql() {
   fi
   printf '%s' "$answer"
 }
-TOKEN="$(gql 'mutation { signUp(input: { tenantName: "Import Bench", name: "Admin", email: "admin@bench.test", password: "bench-password-1" }) { accessToken } }' | jq -r .data.signUp.accessToken)"
+signed="$(gql 'mutation { signUp(input: { tenantName: "Import Bench", name: "Admin", email: "admin@bench.test", password: "bench-password-1" }) { accessToken tenant { slug } } }')"
+TOKEN="$(jq -r .data.signUp.accessToken <<<"$signed")"
+slug="$(jq -r .data.signUp.tenant.slug <<<"$signed")"
+# access tokens are short-lived: a long run signs in again now and then
+relogin() {
+  TOKEN=""
+  TOKEN="$(gql "mutation { login(input: { tenantSlug: \"$slug\", email: \"admin@bench.test\", password: \"bench-password-1\" }) { accessToken } }" | jq -r .data.login.accessToken)"
+}
 gql 'mutation { createCustomField(input: { entity: OPPORTUNITY, key: "region", label: "Région", kind: SELECT, options: ["EMEA","APAC","AMER","LATAM"] }) { id } }' >/dev/null
 
 rss() { awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$pid/status"; }
@@ -111,7 +118,10 @@ run() {  # run DRY UNTIL
   local t0 t1 job status
   t0="$(date +%s.%N)"
   gql "mutation { startImport(input: { importId: \"$id\", mapping: $mapping, numberFormat: COMMA_DECIMAL, dryRun: $1 }) { id } }" >/dev/null
+  local polls=0
   while :; do
+    polls=$((polls + 1))
+    [ $((polls % 300)) = 0 ] && relogin
     job="$(gql "{ importJob(id: \"$id\") { status processedRows createdCount updatedCount errorCount } }")"
     status="$(jq -r .data.importJob.status <<<"$job")"
     [ "$status" = "$2" ] && break
