@@ -27,7 +27,8 @@ const PAGE: u64 = 500;
 /// connection for its whole run.
 static RUNNING: Semaphore = Semaphore::const_new(2);
 
-fn error(e: &AppError) -> HttpResponse {
+/// A refused transport request: its status and the GraphQL-shaped error.
+pub(super) fn error(e: &AppError) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(e.rest_status())
         .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
     let mut resp = HttpResponse::build(status);

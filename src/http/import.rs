@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use super::export::error;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crm_core::modules::import::{self as service, ImportEntity, Upload};
@@ -21,16 +22,6 @@ static RECEIVING: Semaphore = Semaphore::const_new(2);
 
 /// A client that sends nothing for this long is cut off.
 const IDLE: Duration = Duration::from_secs(30);
-
-fn error(e: &AppError) -> HttpResponse {
-    let status = actix_web::http::StatusCode::from_u16(e.rest_status())
-        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
-    let mut resp = HttpResponse::build(status);
-    if let AppError::RateLimited { retry_after_secs } = e {
-        resp.insert_header(("retry-after", retry_after_secs.to_string()));
-    }
-    resp.json(json!({ "errors": [crate::graphql::server_error(e)] }))
-}
 
 pub async fn opportunities(
     req: HttpRequest,
