@@ -49,3 +49,50 @@ pub struct AppState {
     /// database connection busy for its whole run).
     pub import_runs: Arc<tokio::sync::Semaphore>,
 }
+
+/// Where a command reads and writes: the instance's pool, where each
+/// command runs in a transaction of its own, or an open transaction (an
+/// import's batch, [`InTxn`]) in which each command's transaction is a
+/// savepoint, so many rows share one commit and still fail one by one.
+pub trait Store: Sync {
+    type Conn: sea_orm::ConnectionTrait
+        + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>
+        + Sync;
+    fn conn(&self) -> &Self::Conn;
+    /// Told when a command committed events of `tenant`; inside an open
+    /// transaction nothing is visible yet, so whoever commits it tells the
+    /// bus instead.
+    fn committed(&self, tenant: uuid::Uuid);
+}
+
+impl Store for AppState {
+    type Conn = DatabaseConnection;
+    fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+    fn committed(&self, tenant: uuid::Uuid) {
+        self.events.committed(tenant);
+    }
+}
+
+impl<T: Store + Send> Store for Arc<T> {
+    type Conn = T::Conn;
+    fn conn(&self) -> &T::Conn {
+        T::conn(self)
+    }
+    fn committed(&self, tenant: uuid::Uuid) {
+        T::committed(self, tenant);
+    }
+}
+
+/// Commands run inside an open transaction; its owner commits it and then
+/// tells the event bus.
+pub struct InTxn<'a>(pub &'a sea_orm::DatabaseTransaction);
+
+impl Store for InTxn<'_> {
+    type Conn = sea_orm::DatabaseTransaction;
+    fn conn(&self) -> &sea_orm::DatabaseTransaction {
+        self.0
+    }
+    fn committed(&self, _tenant: uuid::Uuid) {}
+}

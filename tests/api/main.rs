@@ -28,6 +28,7 @@ mod export;
 mod field_errors;
 mod hardening;
 mod http_layer;
+mod import_batches;
 mod import_checks;
 mod imports;
 mod intake;

@@ -271,6 +271,23 @@ pub async fn commit_with(
     Ok(events)
 }
 
+/// `commit_with` for a command that runs on a [`Store`](crate::state::Store):
+/// inside an import's batch the commit is a savepoint's release, and the
+/// batch tells the bus once it commits.
+pub async fn commit_on<S: crate::state::Store + ?Sized>(
+    store: &S,
+    txn: sea_orm::DatabaseTransaction,
+    mut events: Vec<Event>,
+) -> AppResult<Vec<Event>> {
+    let tenant = events.first().map(|e| e.tenant);
+    log::record(&txn, &mut events).await?;
+    txn.commit().await?;
+    if let Some(t) = tenant {
+        store.committed(t);
+    }
+    Ok(events)
+}
+
 /// The opaque cursor of the event numbered `seq`.
 pub fn cursor(seq: i64) -> String {
     use base64::Engine;

@@ -17,7 +17,7 @@ use crate::auth::AuthContext;
 use crate::domain::TagId;
 use crate::error::{AppError, AppResult};
 use crate::reader::Reader;
-use crate::state::AppState;
+use crate::state::{AppState, Store};
 use crate::tenancy::{TenantScope, now};
 
 /// At most this many tags on one row.
@@ -77,8 +77,8 @@ pub async fn find<C: ConnectionTrait>(
 }
 
 /// Creates a tag (names are unique ignoring case).
-pub async fn create(
-    state: &AppState,
+pub async fn create<S: Store>(
+    state: &S,
     auth: AuthContext,
     name: String,
     color: String,
@@ -94,7 +94,7 @@ pub async fn create(
             updated_at: Set(ts),
             ..Default::default()
         })
-        .insert(&state.db)
+        .insert(state.conn())
         .await?;
     Ok(m)
 }

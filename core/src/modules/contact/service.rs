@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::modules::custom_field::{FieldEntity, value};
 use crate::modules::pipeline::service::find_source;
 use crate::modules::tag;
-use crate::state::AppState;
+use crate::state::{AppState, Store};
 use crate::tenancy::{TenantScope, now};
 
 /// A contact of the tenant (NOT_FOUND for any other).
@@ -71,8 +71,8 @@ async fn company<C: ConnectionTrait>(
 
 /// Creates a PROSPECT contact. A PERSON may belong to a COMPANY of the same
 /// tenant; the email and phone are checked and normalised.
-pub async fn create(
-    state: &AppState,
+pub async fn create<S: Store>(
+    state: &S,
     auth: AuthContext,
     input: ContactInput,
 ) -> AppResult<contact::Model> {
@@ -80,8 +80,8 @@ pub async fn create(
 }
 
 /// `create`; a dry run writes in a transaction it then rolls back.
-pub async fn create_run(
-    state: &AppState,
+pub async fn create_run<S: Store>(
+    state: &S,
     auth: AuthContext,
     input: ContactInput,
     dry_run: bool,
@@ -101,39 +101,46 @@ pub async fn create_run(
         .map(phone)
         .transpose()?;
     let company_id = match &input.company_id {
-        Some(id) => {
-            Some(company(&state.db, scope, ContactId::parse(id)?.0, input.kind, None).await?)
-        }
+        Some(id) => Some(
+            company(
+                state.conn(),
+                scope,
+                ContactId::parse(id)?.0,
+                input.kind,
+                None,
+            )
+            .await?,
+        ),
         None => None,
     };
     let source_id = match &input.source_id {
         Some(id) => Some(
-            find_source(&state.db, scope, SourceId::parse(id)?.0)
+            find_source(state.conn(), scope, SourceId::parse(id)?.0)
                 .await?
                 .id,
         ),
         None => None,
     };
     let tags = tag::resolve(
-        &state.db,
+        state.conn(),
         scope,
         input.tag_ids.as_deref().unwrap_or_default(),
     )
     .await?;
     let custom = value::check(
-        &state.db,
+        state.conn(),
         scope,
         FieldEntity::Contact,
         input.custom_fields.as_deref().unwrap_or_default(),
     )
     .await?;
-    value::check_required(&state.db, scope, FieldEntity::Contact, &custom).await?;
+    value::check_required(state.conn(), scope, FieldEntity::Contact, &custom).await?;
     let external_id = input
         .external_id
         .as_deref()
         .map(crate::domain::external_id)
         .transpose()?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(state.conn()).await?;
     let created = insert_in(
         &txn,
         scope,
@@ -199,15 +206,15 @@ pub async fn insert_in<C: ConnectionTrait>(
 }
 
 /// Edits a contact; `null` clears the email, phone or company.
-pub async fn update(
-    state: &AppState,
+pub async fn update<S: Store>(
+    state: &S,
     auth: AuthContext,
     id: crate::domain::ContactId,
     input: UpdateContactInput,
 ) -> AppResult<contact::Model> {
     let id = id.0;
     let scope = TenantScope(auth.tenant);
-    let current = find(&state.db, scope, id).await?;
+    let current = find(state.conn(), scope, id).await?;
     let kind = ContactKind::from_db(&current.kind)?;
     let mut update = scope
         .update_many::<contact::Entity>()
@@ -234,7 +241,7 @@ pub async fn update(
     }
     if let Some(cid) = input.company_id.value() {
         let cid = company(
-            &state.db,
+            state.conn(),
             scope,
             ContactId::parse(cid)?.0,
             kind,
@@ -261,24 +268,24 @@ pub async fn update(
         );
     }
     let tags = match &input.tag_ids {
-        Some(ids) => Some(tag::resolve(&state.db, scope, ids).await?),
+        Some(ids) => Some(tag::resolve(state.conn(), scope, ids).await?),
         None => None,
     };
     let custom = value::check(
-        &state.db,
+        state.conn(),
         scope,
         FieldEntity::Contact,
         input.custom_fields.as_deref().unwrap_or_default(),
     )
     .await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(state.conn()).await?;
     update.exec(&txn).await?;
     if let Some(t) = tags {
         tag::set_contact_in(&txn, scope, id, &t).await?;
     }
     value::set_in(&txn, scope, value::Owner::Contact(id), &custom).await?;
     txn.commit().await?;
-    find(&state.db, scope, id).await
+    find(state.conn(), scope, id).await
 }
 
 /// Refused while opportunities reference the contact (or people work for

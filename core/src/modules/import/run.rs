@@ -7,8 +7,22 @@ use super::*;
 use crate::auth::TenantSettings;
 use crate::events::{Event, Subject};
 
-/// Rows between two progress writes (and the checks for a cancel).
+/// Rows committed together, each in a savepoint of its own: one commit
+/// (one WAL flush) per batch instead of several per row. Progress is
+/// written, and a cancel seen, after each batch.
 const BATCH: u64 = 100;
+
+/// Longest a batch stays open: it holds the tenant's write locks (the
+/// opportunity numbering, the event log's head), so the tenant's users'
+/// own writes wait at most about this long behind an import.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// An open batch of rows.
+struct Batch {
+    txn: sea_orm::DatabaseTransaction,
+    since: std::time::Instant,
+    rows: u64,
+}
 
 /// Runs going on at once on one instance.
 pub const MAX_RUNS: usize = 2;
@@ -219,6 +233,8 @@ impl Run {
         let mut announced_percent = 0;
         let mut seq = 0;
         loop {
+            // read between batches: no transaction is open (SQLite's
+            // writer lock, a pool of one)
             let chunk = scope
                 .find::<import_chunk::Entity>()
                 .filter(import_chunk::Column::JobId.eq(self.job))
@@ -234,22 +250,50 @@ impl Run {
                 .from_reader(chunk.data.as_slice());
             let mut rec = csv::ByteRecord::new();
             let mut number = chunk.first_row;
-            while rdr.read_byte_record(&mut rec).map_err(AppError::internal)? {
+            let mut batch: Option<Batch> = None;
+            loop {
+                if !rdr.read_byte_record(&mut rec).map_err(AppError::internal)? {
+                    break;
+                }
+                let open = match &mut batch {
+                    Some(b) => b,
+                    None => batch.insert(Batch {
+                        txn: crate::db::begin_write(db).await?,
+                        since: std::time::Instant::now(),
+                        rows: 0,
+                    }),
+                };
                 let cells = super::upload::cells(&rec);
-                match rows.one(&cells).await {
+                // each row in a savepoint: a failed row (or every row of a
+                // dry run) is rolled back alone
+                let sp = crate::db::begin_write(&open.txn).await?;
+                let done = rows.one(&crate::state::InTxn(&sp), &cells).await;
+                if done.is_ok() && !self.dry_run {
+                    sp.commit().await?;
+                    rows.row_kept();
+                } else {
+                    sp.rollback().await?;
+                    rows.row_undone();
+                }
+                match done {
                     Ok(super::rows::Outcome::Created) => counts.created += 1,
                     Ok(super::rows::Outcome::Updated) => counts.updated += 1,
                     Err(e) => {
                         counts.errors += 1;
                         if kept < MAX_KEPT_ERRORS {
                             kept += 1;
-                            record_error(db, scope, self.job, number, e.column, &e.error).await?;
+                            record_error(&open.txn, scope, self.job, number, e.column, &e.error)
+                                .await?;
                         }
                     }
                 }
                 number += 1;
                 counts.processed += 1;
-                if counts.processed % BATCH == 0 {
+                open.rows += 1;
+                if open.rows >= BATCH || open.since.elapsed() >= BATCH_TIME {
+                    if let Some(b) = batch.take() {
+                        self.commit(b).await?;
+                    }
                     if !self.progress(&counts).await? {
                         return Ok(None);
                     }
@@ -260,6 +304,9 @@ impl Run {
                     }
                 }
             }
+            if let Some(b) = batch.take() {
+                self.commit(b).await?;
+            }
         }
         if !self.progress(&counts).await? {
             return Ok(None);
@@ -269,6 +316,16 @@ impl Run {
         } else {
             ImportStatus::Completed
         }))
+    }
+
+    /// Commits a batch, then tells the event bus (its rows' events were
+    /// recorded in it).
+    async fn commit(&self, b: Batch) -> AppResult<()> {
+        b.txn.commit().await?;
+        if !self.dry_run {
+            self.state.events.committed(self.auth.tenant.0);
+        }
+        Ok(())
     }
 
     /// Writes the counts and the heartbeat; false once the import was

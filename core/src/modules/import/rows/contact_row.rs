@@ -3,7 +3,7 @@
 use super::*;
 
 impl Rows<'_> {
-    pub(super) async fn contact(&mut self, cells: &[String]) -> RowResult<Outcome> {
+    pub(super) async fn contact(&mut self, st: &InTxn<'_>, cells: &[String]) -> RowResult<Outcome> {
         let name = self
             .cell(cells, &Target::Name)
             .ok_or_else(|| self.bad(&Target::Name, "the name is empty".into()))?
@@ -27,34 +27,30 @@ impl Rows<'_> {
         let phone = self.cell(cells, &Target::Phone).map(str::to_string);
         let source = self.source(cells)?;
         let custom = self.custom(cells)?;
-        let db = &self.run.state.db;
         let by_id = match &external_id {
             Some(e) => self
                 .run
                 .scope_of()
                 .find::<contact::Entity>()
                 .filter(contact::Column::ExternalId.eq(e.as_str()))
-                .one(db)
+                .one(st.conn())
                 .await
                 .map_err(AppError::from)?,
             None => None,
         };
         let existing = match (by_id, &email) {
             (Some(c), _) => Some(c),
-            (None, Some(e)) => self.by_email(e).await?,
-            (None, None) if kind == ContactKind::Company => self.company_named(&name).await?,
+            (None, Some(e)) => self.by_email(st, e).await?,
+            (None, None) if kind == ContactKind::Company => self.company_named(st, &name).await?,
             (None, None) => None,
         };
         let company = match self.cell(cells, &Target::Company) {
-            Some(c) if kind == ContactKind::Person => self.company(c).await?,
+            Some(c) if kind == ContactKind::Person => Some(self.company(st, c).await?),
             _ => None,
         };
-        let tags = self.tags(cells).await?;
-        let (state, auth) = (&self.run.state, self.run.auth);
+        let tags = self.tags(st, cells).await?;
+        let auth = self.run.auth;
         if let Some(cur) = existing {
-            if self.run.dry_run {
-                return Ok(Outcome::Updated);
-            }
             let input = UpdateContactInput {
                 name: Some(name),
                 email: email.map_or(Patch::Undefined, |e| Patch::Value(e.as_str().to_string())),
@@ -67,7 +63,7 @@ impl Rows<'_> {
                     .filter(|x| cur.external_id.as_ref() != Some(x))
                     .map_or(Patch::Undefined, Patch::Value),
             };
-            contacts::update(state, auth, ContactId(cur.id), input).await?;
+            contacts::update(st, auth, ContactId(cur.id), input).await?;
             return Ok(Outcome::Updated);
         }
         let input = ContactInput {
@@ -81,7 +77,7 @@ impl Rows<'_> {
             custom_fields: custom,
             external_id,
         };
-        contacts::create_run(state, auth, input, self.run.dry_run).await?;
+        contacts::create(st, auth, input).await?;
         Ok(Outcome::Created)
     }
 }

@@ -25,6 +25,7 @@ use crate::modules::opportunity::model::{
     CreateOpportunityInput, OpportunityContactInput, UpdateOpportunityInput,
 };
 use crate::modules::opportunity::service as opportunities;
+use crate::state::{InTxn, Store};
 use entity::opportunity::Status;
 
 /// What became of a row.
@@ -70,6 +71,9 @@ pub(super) struct Rows<'a> {
     sources: Vec<(String, Uuid)>,
     /// Lower-cased name → id; grows as tags are created.
     tags: HashMap<String, Uuid>,
+    /// Tags the current row created: forgotten when its savepoint is
+    /// rolled back.
+    new_tags: Vec<String>,
     fields: HashMap<String, Field>,
 }
 
@@ -168,8 +172,21 @@ impl<'a> Rows<'a> {
             users,
             sources,
             tags,
+            new_tags: Vec::new(),
             fields,
         })
+    }
+
+    /// The row's savepoint was rolled back: the tags it created are gone.
+    pub(super) fn row_undone(&mut self) {
+        for k in self.new_tags.drain(..) {
+            self.tags.remove(&k);
+        }
+    }
+
+    /// The row's savepoint was released: what it created stays.
+    pub(super) fn row_kept(&mut self) {
+        self.new_tags.clear();
     }
 
     /// The header of the column mapped to `t`.
@@ -196,10 +213,13 @@ impl<'a> Rows<'a> {
         cells.get(i).map(String::as_str).filter(|s| !s.is_empty())
     }
 
-    pub(super) async fn one(&mut self, cells: &[String]) -> RowResult<Outcome> {
+    /// Imports one row on `st`, the row's own savepoint of the batch: every
+    /// read sees the rows before it, and the caller rolls the savepoint
+    /// back when the row fails or the run is a dry run.
+    pub(super) async fn one(&mut self, st: &InTxn<'_>, cells: &[String]) -> RowResult<Outcome> {
         match self.run.entity {
-            ImportEntity::Opportunity => self.opportunity(cells).await,
-            ImportEntity::Contact => self.contact(cells).await,
+            ImportEntity::Opportunity => self.opportunity(st, cells).await,
+            ImportEntity::Contact => self.contact(st, cells).await,
         }
     }
 
@@ -221,9 +241,8 @@ impl<'a> Rows<'a> {
             .ok_or_else(|| self.bad(&Target::Source, format!("no source is named {raw:?}")))
     }
 
-    /// The tags named (separated by `,`, `;` or `|`), created when missing
-    /// (a dry run leaves out those it would create).
-    async fn tags(&mut self, cells: &[String]) -> RowResult<Option<Vec<String>>> {
+    /// The tags named (separated by `,`, `;` or `|`), created when missing.
+    async fn tags(&mut self, st: &InTxn<'_>, cells: &[String]) -> RowResult<Option<Vec<String>>> {
         let Some(raw) = self.cell(cells, &Target::Tags).map(str::to_string) else {
             return Ok(None);
         };
@@ -236,21 +255,18 @@ impl<'a> Rows<'a> {
             let name = crate::modules::tag::name(part).map_err(|e| self.at(&Target::Tags, e))?;
             let key = name.to_lowercase();
             let id = match self.tags.get(&key) {
-                Some(id) => Some(*id),
-                None if self.run.dry_run => None,
+                Some(id) => *id,
                 None => {
                     let color = crate::modules::tag::DEFAULT_COLOR.to_string();
-                    let made =
-                        crate::modules::tag::create(&self.run.state, self.run.auth, name, color)
-                            .await
-                            .map_err(|e| self.at(&Target::Tags, e))?;
-                    self.tags.insert(key, made.id);
-                    Some(made.id)
+                    let made = crate::modules::tag::create(st, self.run.auth, name, color)
+                        .await
+                        .map_err(|e| self.at(&Target::Tags, e))?;
+                    self.tags.insert(key.clone(), made.id);
+                    self.new_tags.push(key);
+                    made.id
                 }
             };
-            if let Some(id) = id {
-                ids.push(id.to_string());
-            }
+            ids.push(id.to_string());
         }
         Ok(Some(ids))
     }
@@ -320,7 +336,7 @@ impl<'a> Rows<'a> {
     }
 
     /// The COMPANY contact of that name (case-insensitive), if any.
-    async fn company_named(&self, name: &str) -> AppResult<Option<contact::Model>> {
+    async fn company_named(&self, st: &InTxn<'_>, name: &str) -> AppResult<Option<contact::Model>> {
         let lower: sea_orm::sea_query::Expr = Func::lower(sea_orm::sea_query::Expr::col((
             contact::Entity,
             contact::Column::Name,
@@ -334,15 +350,15 @@ impl<'a> Rows<'a> {
             .filter(lower.eq(name.to_lowercase()))
             .order_by_asc(contact::Column::CreatedAt)
             .order_by_asc(contact::Column::Id)
-            .one(&self.run.state.db)
+            .one(st.conn())
             .await?)
     }
 
     /// The COMPANY contact of that name (case-insensitive), created when
-    /// missing (None in a dry run, which creates nothing).
-    async fn company(&self, name: &str) -> RowResult<Option<Uuid>> {
-        if let Some(c) = self.company_named(name).await? {
-            return Ok(Some(c.id));
+    /// missing.
+    async fn company(&self, st: &InTxn<'_>, name: &str) -> RowResult<Uuid> {
+        if let Some(c) = self.company_named(st, name).await? {
+            return Ok(c.id);
         }
         let input = ContactInput {
             kind: ContactKind::Company,
@@ -355,14 +371,14 @@ impl<'a> Rows<'a> {
             custom_fields: None,
             external_id: None,
         };
-        let made = contacts::create_run(&self.run.state, self.run.auth, input, self.run.dry_run)
+        let made = contacts::create(st, self.run.auth, input)
             .await
             .map_err(|e| self.at(&Target::Company, e))?;
-        Ok((!self.run.dry_run).then_some(made.id))
+        Ok(made.id)
     }
 
     /// The contact with this email, if any (emails are stored lower-cased).
-    async fn by_email(&self, email: &Email) -> AppResult<Option<contact::Model>> {
+    async fn by_email(&self, st: &InTxn<'_>, email: &Email) -> AppResult<Option<contact::Model>> {
         Ok(self
             .run
             .scope_of()
@@ -370,7 +386,7 @@ impl<'a> Rows<'a> {
             .filter(contact::Column::Email.eq(email.as_str()))
             .order_by_asc(contact::Column::CreatedAt)
             .order_by_asc(contact::Column::Id)
-            .one(&self.run.state.db)
+            .one(st.conn())
             .await?)
     }
 

@@ -58,15 +58,19 @@ impl Rows<'_> {
 
     /// An opportunity row's contact: the one with its email, else a new
     /// PERSON (of its company), else its company alone.
-    async fn opportunity_contact(&self, cells: &[String]) -> RowResult<Option<Uuid>> {
+    async fn opportunity_contact(
+        &self,
+        st: &InTxn<'_>,
+        cells: &[String],
+    ) -> RowResult<Option<Uuid>> {
         let email = self.email(cells, &Target::ContactEmail)?;
         if let Some(e) = &email
-            && let Some(found) = self.by_email(e).await?
+            && let Some(found) = self.by_email(st, e).await?
         {
             return Ok(Some(found.id));
         }
         let company = match self.cell(cells, &Target::Company) {
-            Some(c) => self.company(c).await?,
+            Some(c) => Some(self.company(st, c).await?),
             None => None,
         };
         let name = self
@@ -87,10 +91,10 @@ impl Rows<'_> {
             custom_fields: None,
             external_id: None,
         };
-        let made = contacts::create_run(&self.run.state, self.run.auth, input, self.run.dry_run)
+        let made = contacts::create(st, self.run.auth, input)
             .await
             .map_err(|e| self.at(&Target::ContactName, e))?;
-        Ok((!self.run.dry_run).then_some(made.id))
+        Ok(Some(made.id))
     }
 
     fn status(&self, cells: &[String]) -> RowResult<Option<Status>> {
@@ -110,8 +114,11 @@ impl Rows<'_> {
         }
     }
 
-    pub(super) async fn opportunity(&mut self, cells: &[String]) -> RowResult<Outcome> {
-        let db = &self.run.state.db;
+    pub(super) async fn opportunity(
+        &mut self,
+        st: &InTxn<'_>,
+        cells: &[String],
+    ) -> RowResult<Outcome> {
         let title = self
             .cell(cells, &Target::Title)
             .ok_or_else(|| self.bad(&Target::Title, "the title is empty".into()))?
@@ -161,14 +168,13 @@ impl Rows<'_> {
                 .scope_of()
                 .find::<opportunity::Entity>()
                 .filter(opportunity::Column::ExternalId.eq(e.as_str()))
-                .one(db)
+                .one(st.conn())
                 .await
                 .map_err(AppError::from)?,
             None => None,
         };
-        let tags = self.tags(cells).await?;
-        let (state, auth, settings) = (&self.run.state, self.run.auth, &self.run.settings);
-        let dry = self.run.dry_run;
+        let tags = self.tags(st, cells).await?;
+        let (auth, settings) = (self.run.auth, &self.run.settings);
         let model = if let Some(cur) = existing {
             let input = UpdateOpportunityInput {
                 title: Some(title),
@@ -184,12 +190,11 @@ impl Rows<'_> {
                 custom_fields: custom,
             };
             let id = OpportunityId(cur.id);
-            let (mut m, _) =
-                opportunities::update_run(state, auth, settings, id, input, None, dry).await?;
-            if let Some(s) = stage.filter(|s| *s != m.stage_id && !dry) {
-                m = opportunities::move_to(state, auth, id, StageId(s), None).await?;
+            let mut m = opportunities::update(st, auth, settings, id, input, None).await?;
+            if let Some(s) = stage.filter(|s| *s != m.stage_id) {
+                m = opportunities::move_to(st, auth, id, StageId(s), None).await?;
             }
-            self.close(m, status, lost_reason).await?;
+            self.close(st, m, status, lost_reason).await?;
             return Ok(Outcome::Updated);
         } else {
             let stage = stage.or(self.default_stage).ok_or_else(|| {
@@ -198,7 +203,7 @@ impl Rows<'_> {
                     "the tenant has no pipeline to import into",
                 ))
             })?;
-            let contact = self.opportunity_contact(cells).await?;
+            let contact = self.opportunity_contact(st, cells).await?;
             let input = CreateOpportunityInput {
                 title,
                 stage_id: stage.to_string(),
@@ -220,23 +225,24 @@ impl Rows<'_> {
                 custom_fields: custom,
                 external_id,
             };
-            opportunities::create_run(state, auth, settings, input, dry).await?
+            opportunities::create(st, auth, settings, input).await?
         };
-        self.close(model, status, lost_reason).await?;
+        self.close(st, model, status, lost_reason).await?;
         Ok(Outcome::Created)
     }
 
-    /// Brings a row to the status its file gives (not in a dry run).
+    /// Brings a row to the status its file gives.
     async fn close(
         &self,
+        st: &InTxn<'_>,
         m: opportunity::Model,
         status: Option<Status>,
         lost_reason: Option<String>,
     ) -> RowResult<()> {
-        let Some(s) = status.filter(|s| *s != m.status && !self.run.dry_run) else {
+        let Some(s) = status.filter(|s| *s != m.status) else {
             return Ok(());
         };
-        let (state, auth, id) = (&self.run.state, self.run.auth, OpportunityId(m.id));
+        let (state, auth, id) = (st, self.run.auth, OpportunityId(m.id));
         let done = match s {
             Status::Won => opportunities::mark_won(state, auth, id, None).await,
             Status::Lost => {

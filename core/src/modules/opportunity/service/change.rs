@@ -70,8 +70,8 @@ impl Change {
 /// version must still be current (else CONFLICT, nothing changed); without
 /// it a concurrent writer just makes us re-read and re-apply, so that the
 /// history always records what was really replaced.
-pub(super) async fn apply<F>(
-    state: &AppState,
+pub(super) async fn apply<S: Store, F>(
+    state: &S,
     auth: AuthContext,
     id: Uuid,
     expected: Option<i32>,
@@ -88,8 +88,8 @@ where
 
 /// `apply`, answering the fields that changed too; a dry run does all of
 /// it, checks included, in a transaction it then rolls back.
-pub(super) async fn apply_run<F>(
-    state: &AppState,
+pub(super) async fn apply_run<S: Store, F>(
+    state: &S,
     auth: AuthContext,
     id: Uuid,
     expected: Option<i32>,
@@ -101,7 +101,7 @@ where
     F: Fn(&opportunity::Model) -> AppResult<Change>,
 {
     let scope = TenantScope(auth.tenant);
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(state.conn()).await?;
     // The row lock (PostgreSQL; SQLite's write transaction is already
     // exclusive) makes concurrent writers take turns, each reading what
     // the one before committed: without `expected` a change always lands,
@@ -196,7 +196,7 @@ where
     }
     let event = Event::opportunity(auth.tenant.0, Some(auth.user.0), kind, &changed)
         .moved(current.pipeline_id, changed.pipeline_id);
-    crate::events::commit_with(&state.events, txn, vec![event]).await?;
+    crate::events::commit_on(state, txn, vec![event]).await?;
     Ok((changed, changed_fields))
 }
 
@@ -204,8 +204,8 @@ where
 /// the same transaction, and the write is conditional on the version the
 /// client read (`expectedVersion`), so two editors never overwrite each
 /// other silently: the second gets CONFLICT.
-pub async fn update(
-    state: &AppState,
+pub async fn update<S: Store>(
+    state: &S,
     auth: AuthContext,
     settings: &TenantSettings,
     id: crate::domain::OpportunityId,
@@ -220,8 +220,8 @@ pub async fn update(
 }
 
 /// `update`, answering the fields that changed too; a dry run rolls back.
-pub async fn update_run(
-    state: &AppState,
+pub async fn update_run<S: Store>(
+    state: &S,
     auth: AuthContext,
     settings: &TenantSettings,
     id: crate::domain::OpportunityId,
@@ -231,7 +231,7 @@ pub async fn update_run(
 ) -> AppResult<(opportunity::Model, Vec<String>)> {
     let id = id.0;
     let scope = TenantScope(auth.tenant);
-    let db = &state.db;
+    let db = state.conn();
     let title = input.title.as_deref().map(title).transpose()?;
     let potential = input
         .potential

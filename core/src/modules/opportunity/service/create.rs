@@ -106,8 +106,8 @@ pub(super) async fn set_team<C: ConnectionTrait>(
 /// Creates an opportunity in a stage, numbered OPP-n in its tenant, with
 /// its contacts and team. Checks what only a request can (the owner is an
 /// active user, the currency has a rate), then writes through `create_in`.
-pub async fn create(
-    state: &AppState,
+pub async fn create<S: Store>(
+    state: &S,
     auth: AuthContext,
     settings: &TenantSettings,
     input: CreateOpportunityInput,
@@ -117,15 +117,15 @@ pub async fn create(
 
 /// `create`; a dry run does all of it, checks and writes, in a transaction
 /// it then rolls back (an import's dry run).
-pub async fn create_run(
-    state: &AppState,
+pub async fn create_run<S: Store>(
+    store: &S,
     auth: AuthContext,
     settings: &TenantSettings,
     input: CreateOpportunityInput,
     dry_run: bool,
 ) -> AppResult<opportunity::Model> {
     let scope = TenantScope(auth.tenant);
-    let db = &state.db;
+    let db = store.conn();
     let title = title(&input.title)?;
     let stage = find_open_stage(db, scope, StageId::parse(&input.stage_id)?.0, "stageId").await?;
     let potential = parse_amount("potential", input.potential)?;
@@ -194,12 +194,7 @@ pub async fn create_run(
         txn.rollback().await?;
         return Ok(created);
     }
-    crate::events::commit_with(
-        &state.events,
-        txn,
-        vec![event(auth, Kind::Created, &created)],
-    )
-    .await?;
+    crate::events::commit_on(store, txn, vec![event(auth, Kind::Created, &created)]).await?;
     Ok(created)
 }
 

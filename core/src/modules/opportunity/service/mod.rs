@@ -32,7 +32,7 @@ use crate::modules::pipeline::service::{
 };
 use crate::money::parse_amount;
 use crate::pagination::{ListKey, Page, decode_cursor, encode_cursor, page_size, split_page};
-use crate::state::AppState;
+use crate::state::{AppState, Store};
 use crate::tenancy::{TenantScope, now};
 
 mod bulk;

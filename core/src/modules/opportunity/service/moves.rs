@@ -112,8 +112,8 @@ pub async fn move_all_from_stage_in<C: ConnectionTrait>(
 /// stage history (and the pipeline history on a cross-pipeline move) is
 /// written in the same transaction: the funnel and the sales cycle are
 /// computed from it.
-pub async fn move_to(
-    state: &AppState,
+pub async fn move_to<S: Store>(
+    state: &S,
     auth: AuthContext,
     id: crate::domain::OpportunityId,
     stage_id: crate::domain::StageId,
@@ -121,7 +121,8 @@ pub async fn move_to(
 ) -> AppResult<opportunity::Model> {
     let stage_id = stage_id.0;
     let id = id.0;
-    let target = find_open_stage(&state.db, TenantScope(auth.tenant), stage_id, "stageId").await?;
+    let target =
+        find_open_stage(state.conn(), TenantScope(auth.tenant), stage_id, "stageId").await?;
     apply(state, auth, id, expected, Kind::StageChanged, |cur| {
         Ok(stage_change(cur, &target))
     })
@@ -206,8 +207,8 @@ pub(super) fn status_change(
 
 /// Marks an opportunity WON: its probability becomes 100 and its contacts
 /// become clients.
-pub async fn mark_won(
-    state: &AppState,
+pub async fn mark_won<S: Store>(
+    state: &S,
     auth: AuthContext,
     id: crate::domain::OpportunityId,
     expected: Option<i32>,
@@ -221,8 +222,8 @@ pub async fn mark_won(
 
 /// Marks an opportunity LOST, with the reason the team learns from (1 to
 /// 500 characters, required).
-pub async fn mark_lost(
-    state: &AppState,
+pub async fn mark_lost<S: Store>(
+    state: &S,
     auth: AuthContext,
     id: crate::domain::OpportunityId,
     reason: &str,
@@ -243,8 +244,8 @@ pub async fn mark_lost(
 }
 
 /// Reopens a WON or LOST opportunity: it is OPEN (or LATE) again.
-pub async fn reopen(
-    state: &AppState,
+pub async fn reopen<S: Store>(
+    state: &S,
     auth: AuthContext,
     id: crate::domain::OpportunityId,
     expected: Option<i32>,
