@@ -50,7 +50,28 @@ X-3,Third,,
         .await;
     assert_eq!(v["data"]["tags"], json!([]), "a dry run creates no tag");
 
-    let done = start(&app, &s, &id, mapping, false, "COMPLETED").await;
+    let v = app
+        .gql(
+            Some(&s.token),
+            "mutation($i: StartImportInput!) { startImport(input: $i) { status } }",
+            json!({ "i": { "importId": id, "mapping": mapping } }),
+        )
+        .await;
+    assert_eq!(v["data"]["startImport"]["status"], "RUNNING", "{v}");
+    // a FAILED job's stream ends at once: follow the run once it is going
+    let mut ws = app.ws_ready(&s.token).await;
+    ws.subscribe_live(
+        "job",
+        "subscription($id: ID!) { importJob(id: $id) { status processedRows createdCount errorCount } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let done = loop {
+        let e = ws.event("job").await;
+        if e["importJob"]["status"] == "COMPLETED" {
+            break e["importJob"].clone();
+        }
+    };
     assert_eq!(
         (
             &done["createdCount"],
@@ -115,3 +136,85 @@ X-3,Third,,
         ]
     );
 });
+
+dual_test!(
+    a_run_whose_instance_stopped_goes_on_from_its_last_batch,
+    |app| {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let s = app.sign_up("Resumed", "owner@resumed.co").await;
+        let csv = "Title,Amount\nOne,1\nTwo,2\nbad,x\nFour,4\n";
+        let (st, up) = upload(&app, Some(&s.token), "opportunities", csv.into()).await;
+        assert_eq!(st, 201, "{up}");
+        let id = up["id"].as_str().unwrap().to_string();
+        // as an instance leaves a run it was killed in: RUNNING, its first
+        // batch (two rows) committed, its heartbeat long silent
+        let db = app.db().await;
+        let old = chrono::Utc::now() - chrono::Duration::hours(1);
+        entity::import_job::Entity::update_many()
+            .col_expr(entity::import_job::Column::Status, Expr::value("RUNNING"))
+            .col_expr(entity::import_job::Column::DryRun, Expr::value(false))
+            .col_expr(entity::import_job::Column::ProcessedRows, Expr::value(2))
+            .col_expr(entity::import_job::Column::CreatedCount, Expr::value(2))
+            .col_expr(
+                entity::import_job::Column::HeartbeatAt,
+                Expr::value(Some(old)),
+            )
+            .filter(entity::import_job::Column::Id.eq(uuid::Uuid::parse_str(&id).unwrap()))
+            .exec(&db)
+            .await
+            .unwrap();
+        let v = app
+            .gql(
+                Some(&s.token),
+                "query($id: ID!) { importJob(id: $id) { status } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(v["data"]["importJob"]["status"], "FAILED", "{v}");
+        let mapping =
+            json!([{ "column": 0, "field": "TITLE" }, { "column": 1, "field": "POTENTIAL" }]);
+        let v = app
+            .gql(
+                Some(&s.token),
+                "mutation($i: StartImportInput!) { startImport(input: $i) { status } }",
+                json!({ "i": { "importId": id, "mapping": mapping } }),
+            )
+            .await;
+        assert_eq!(v["data"]["startImport"]["status"], "RUNNING", "{v}");
+        // a FAILED job's stream ends at once: follow the run once it is going
+        let mut ws = app.ws_ready(&s.token).await;
+        ws.subscribe_live(
+        "job",
+        "subscription($id: ID!) { importJob(id: $id) { status processedRows createdCount errorCount } }",
+        json!({ "id": id }),
+    )
+    .await;
+        let done = loop {
+            let e = ws.event("job").await;
+            if e["importJob"]["status"] == "COMPLETED" {
+                break e["importJob"].clone();
+            }
+        };
+        assert_eq!(
+            (
+                &done["processedRows"],
+                &done["createdCount"],
+                &done["errorCount"]
+            ),
+            (&json!(4), &json!(3), &json!(1)),
+            "{done}"
+        );
+        let v = app
+            .gql(
+                Some(&s.token),
+                "{ opportunities(first: 10) { nodes { title } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            v["data"]["opportunities"]["nodes"],
+            json!([{ "title": "Four" }]),
+            "the rows the first run committed are not imported again"
+        );
+    }
+);

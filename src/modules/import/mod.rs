@@ -39,8 +39,9 @@ pub enum ImportStatus {
     Running,
     Completed,
     Cancelled,
-    /// Stopped by the server, not by a row: start it again (rows with an
-    /// external id are not imported twice).
+    /// Stopped by the server, not by a row (its instance went away): start
+    /// it again and it goes on after the last rows it had committed, with
+    /// their counts and errors; a dry run starts over.
     Failed,
 }
 

@@ -108,8 +108,8 @@ impl ImportStatus {
 }
 
 /// A running job writes its heartbeat after every batch: one silent for
-/// this long was stopped with its instance, and may be started again
-/// (rows with an external id are not imported twice).
+/// this long was stopped with its instance, and may be started again: a
+/// real run then goes on after its last committed batch.
 pub const STALE_AFTER_SECS: i64 = 120;
 
 /// The status a client is shown: a run whose heartbeat stopped is FAILED.

@@ -71,13 +71,16 @@ pub async fn start(
             retry_after_secs: 30,
         });
     };
+    // a real run whose instance stopped goes on after the last batch it
+    // committed (its counts and errors are the rows already done)
+    let resume = shown == ImportStatus::Failed && !job.dry_run && !dry_run;
     let next = if dry_run {
         ImportStatus::Validating
     } else {
         ImportStatus::Running
     };
     let ts = now();
-    let claimed = scope
+    let mut claim = scope
         .update_many::<import_job::Entity>()
         .col_expr(import_job::Column::Status, Expr::value(next.as_str()))
         .col_expr(import_job::Column::DryRun, Expr::value(dry_run))
@@ -89,10 +92,6 @@ pub async fn start(
             import_job::Column::Options,
             Expr::value(Some(to_json(&options)?)),
         )
-        .col_expr(import_job::Column::ProcessedRows, Expr::value(0))
-        .col_expr(import_job::Column::CreatedCount, Expr::value(0))
-        .col_expr(import_job::Column::UpdatedCount, Expr::value(0))
-        .col_expr(import_job::Column::ErrorCount, Expr::value(0))
         .col_expr(import_job::Column::StartedAt, Expr::value(Some(ts)))
         .col_expr(
             import_job::Column::FinishedAt,
@@ -100,19 +99,29 @@ pub async fn start(
         )
         .col_expr(import_job::Column::HeartbeatAt, Expr::value(Some(ts)))
         .filter(import_job::Column::Id.eq(job.id))
-        .filter(import_job::Column::Status.eq(job.status.clone()))
-        .exec(&state.db)
-        .await?;
-    if claimed.rows_affected == 0 {
+        .filter(import_job::Column::Status.eq(job.status.clone()));
+    if !resume {
+        for c in [
+            import_job::Column::ProcessedRows,
+            import_job::Column::CreatedCount,
+            import_job::Column::UpdatedCount,
+            import_job::Column::ErrorCount,
+        ] {
+            claim = claim.col_expr(c, Expr::value(0));
+        }
+    }
+    if claim.exec(&state.db).await?.rows_affected == 0 {
         return Err(AppError::Conflict(
             "this import was started or cancelled meanwhile".into(),
         ));
     }
-    scope
-        .delete_many::<import_error::Entity>()
-        .filter(import_error::Column::JobId.eq(job.id))
-        .exec(&state.db)
-        .await?;
+    if !resume {
+        scope
+            .delete_many::<import_error::Entity>()
+            .filter(import_error::Column::JobId.eq(job.id))
+            .exec(&state.db)
+            .await?;
+    }
     announce(state, auth.tenant.0, job.id).await?;
     let run = Run {
         state: state.clone(),
@@ -228,8 +237,17 @@ impl Run {
         let total = u64::try_from(job.total_rows).unwrap_or(0);
         let delimiter = job.delimiter.bytes().next().unwrap_or(b',');
         let mut rows = super::rows::Rows::load(self).await?;
-        let mut counts = Counts::default();
-        let mut kept: u64 = 0;
+        let n = |v: i32| u64::try_from(v).unwrap_or(0);
+        // zero unless the run goes on from where a stopped one committed
+        let mut counts = Counts {
+            processed: n(job.processed_rows),
+            created: n(job.created_count),
+            updated: n(job.updated_count),
+            errors: n(job.error_count),
+        };
+        let skip = counts.processed;
+        let mut seen: u64 = 0;
+        let mut kept = counts.errors.min(MAX_KEPT_ERRORS);
         let mut announced_percent = 0;
         let mut seq = 0;
         loop {
@@ -254,6 +272,11 @@ impl Run {
             loop {
                 if !rdr.read_byte_record(&mut rec).map_err(AppError::internal)? {
                     break;
+                }
+                seen += 1;
+                if seen <= skip {
+                    number += 1;
+                    continue;
                 }
                 let open = match &mut batch {
                     Some(b) => b,
@@ -291,10 +314,9 @@ impl Run {
                 counts.processed += 1;
                 open.rows += 1;
                 if open.rows >= BATCH || open.since.elapsed() >= BATCH_TIME {
-                    if let Some(b) = batch.take() {
-                        self.commit(b).await?;
-                    }
-                    if !self.progress(&counts).await? {
+                    if let Some(b) = batch.take()
+                        && !self.commit(b, &counts).await?
+                    {
                         return Ok(None);
                     }
                     let p = counts.processed * 100 / total.max(1);
@@ -304,11 +326,13 @@ impl Run {
                     }
                 }
             }
-            if let Some(b) = batch.take() {
-                self.commit(b).await?;
+            if let Some(b) = batch.take()
+                && !self.commit(b, &counts).await?
+            {
+                return Ok(None);
             }
         }
-        if !self.progress(&counts).await? {
+        if !self.progress(&self.state.db, &counts).await? {
             return Ok(None);
         }
         Ok(Some(if self.dry_run {
@@ -318,19 +342,25 @@ impl Run {
         }))
     }
 
-    /// Commits a batch, then tells the event bus (its rows' events were
-    /// recorded in it).
-    async fn commit(&self, b: Batch) -> AppResult<()> {
+    /// Commits a batch with the counts it brings the run to (so a run
+    /// that stops goes on from its last commit), then tells the event bus
+    /// (its rows' events were recorded in it). False, with the batch
+    /// rolled back, once the import was cancelled.
+    async fn commit(&self, b: Batch, counts: &Counts) -> AppResult<bool> {
+        if !self.progress(&b.txn, counts).await? {
+            b.txn.rollback().await?;
+            return Ok(false);
+        }
         b.txn.commit().await?;
         if !self.dry_run {
             self.state.events.committed(self.auth.tenant.0);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Writes the counts and the heartbeat; false once the import was
     /// cancelled (the run then stops).
-    async fn progress(&self, c: &Counts) -> AppResult<bool> {
+    async fn progress<C: sea_orm::ConnectionTrait>(&self, conn: &C, c: &Counts) -> AppResult<bool> {
         let n = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
         let written = self
             .scope()
@@ -348,7 +378,7 @@ impl Run {
                 ImportStatus::Validating.as_str(),
                 ImportStatus::Running.as_str(),
             ]))
-            .exec(&self.state.db)
+            .exec(conn)
             .await?;
         Ok(written.rows_affected > 0)
     }
