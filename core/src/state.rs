@@ -59,6 +59,11 @@ pub trait Store: Sync {
         + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>
         + Sync;
     fn conn(&self) -> &Self::Conn;
+    /// Inside a batch, where a command's events wait to be recorded with
+    /// the batch's (see [`InTxn`]); None on the pool.
+    fn deferred(&self) -> Option<&std::sync::Mutex<Vec<crate::events::Event>>> {
+        None
+    }
     /// Told when a command committed events of `tenant`; inside an open
     /// transaction nothing is visible yet, so whoever commits it tells the
     /// bus instead.
@@ -80,19 +85,45 @@ impl<T: Store + Send> Store for Arc<T> {
     fn conn(&self) -> &T::Conn {
         T::conn(self)
     }
+    fn deferred(&self) -> Option<&std::sync::Mutex<Vec<crate::events::Event>>> {
+        T::deferred(self)
+    }
     fn committed(&self, tenant: uuid::Uuid) {
         T::committed(self, tenant);
     }
 }
 
-/// Commands run inside an open transaction; its owner commits it and then
-/// tells the event bus.
-pub struct InTxn<'a>(pub &'a sea_orm::DatabaseTransaction);
+/// Commands run inside an open transaction (a savepoint of an import's
+/// batch). Their events are kept here rather than recorded at once: the
+/// batch records them all just before it commits, so it takes the tenant's
+/// event-log lock last, as any single command does, and never holds it
+/// while waiting for a row another user has locked.
+pub struct InTxn<'a> {
+    txn: &'a sea_orm::DatabaseTransaction,
+    events: std::sync::Mutex<Vec<crate::events::Event>>,
+}
+
+impl<'a> InTxn<'a> {
+    pub fn new(txn: &'a sea_orm::DatabaseTransaction) -> Self {
+        Self {
+            txn,
+            events: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The events of the commands run on it, for the batch to record.
+    pub fn into_events(self) -> Vec<crate::events::Event> {
+        self.events.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 impl Store for InTxn<'_> {
     type Conn = sea_orm::DatabaseTransaction;
     fn conn(&self) -> &sea_orm::DatabaseTransaction {
-        self.0
+        self.txn
+    }
+    fn deferred(&self) -> Option<&std::sync::Mutex<Vec<crate::events::Event>>> {
+        Some(&self.events)
     }
     fn committed(&self, _tenant: uuid::Uuid) {}
 }

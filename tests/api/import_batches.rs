@@ -50,28 +50,7 @@ X-3,Third,,
         .await;
     assert_eq!(v["data"]["tags"], json!([]), "a dry run creates no tag");
 
-    let v = app
-        .gql(
-            Some(&s.token),
-            "mutation($i: StartImportInput!) { startImport(input: $i) { status } }",
-            json!({ "i": { "importId": id, "mapping": mapping } }),
-        )
-        .await;
-    assert_eq!(v["data"]["startImport"]["status"], "RUNNING", "{v}");
-    // a FAILED job's stream ends at once: follow the run once it is going
-    let mut ws = app.ws_ready(&s.token).await;
-    ws.subscribe_live(
-        "job",
-        "subscription($id: ID!) { importJob(id: $id) { status processedRows createdCount errorCount } }",
-        json!({ "id": id }),
-    )
-    .await;
-    let done = loop {
-        let e = ws.event("job").await;
-        if e["importJob"]["status"] == "COMPLETED" {
-            break e["importJob"].clone();
-        }
-    };
+    let done = start(&app, &s, &id, mapping, false, "COMPLETED").await;
     assert_eq!(
         (
             &done["createdCount"],

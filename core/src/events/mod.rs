@@ -272,13 +272,22 @@ pub async fn commit_with(
 }
 
 /// `commit_with` for a command that runs on a [`Store`](crate::state::Store):
-/// inside an import's batch the commit is a savepoint's release, and the
-/// batch tells the bus once it commits.
+/// inside an import's batch the commit is a savepoint's release and the
+/// events wait for the batch, which records them and tells the bus once it
+/// commits (they are answered without their sequence numbers).
 pub async fn commit_on<S: crate::state::Store + ?Sized>(
     store: &S,
     txn: sea_orm::DatabaseTransaction,
     mut events: Vec<Event>,
 ) -> AppResult<Vec<Event>> {
+    if let Some(later) = store.deferred() {
+        txn.commit().await?;
+        later
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(events.iter().cloned());
+        return Ok(events);
+    }
     let tenant = events.first().map(|e| e.tenant);
     log::record(&txn, &mut events).await?;
     txn.commit().await?;

@@ -22,6 +22,8 @@ struct Batch {
     txn: sea_orm::DatabaseTransaction,
     since: std::time::Instant,
     rows: u64,
+    /// The kept rows' events, recorded when the batch commits.
+    events: Vec<Event>,
 }
 
 /// Runs going on at once on one instance.
@@ -284,16 +286,20 @@ impl Run {
                         txn: crate::db::begin_write(db).await?,
                         since: std::time::Instant::now(),
                         rows: 0,
+                        events: Vec::new(),
                     }),
                 };
                 let cells = super::upload::cells(&rec);
                 // each row in a savepoint: a failed row (or every row of a
                 // dry run) is rolled back alone
                 let sp = crate::db::begin_write(&open.txn).await?;
-                let done = rows.one(&crate::state::InTxn(&sp), &cells).await;
+                let st = crate::state::InTxn::new(&sp);
+                let done = rows.one(&st, &cells).await;
+                let events = st.into_events();
                 if done.is_ok() && !self.dry_run {
                     sp.commit().await?;
                     rows.row_kept();
+                    open.events.extend(events);
                 } else {
                     sp.rollback().await?;
                     rows.row_undone();
@@ -346,13 +352,14 @@ impl Run {
     /// that stops goes on from its last commit), then tells the event bus
     /// (its rows' events were recorded in it). False, with the batch
     /// rolled back, once the import was cancelled.
-    async fn commit(&self, b: Batch, counts: &Counts) -> AppResult<bool> {
+    async fn commit(&self, mut b: Batch, counts: &Counts) -> AppResult<bool> {
         if !self.progress(&b.txn, counts).await? {
             b.txn.rollback().await?;
             return Ok(false);
         }
+        crate::events::log::record(&b.txn, &mut b.events).await?;
         b.txn.commit().await?;
-        if !self.dry_run {
+        if !b.events.is_empty() {
             self.state.events.committed(self.auth.tenant.0);
         }
         Ok(true)
