@@ -262,13 +262,22 @@ pub async fn commit_with(
     txn: sea_orm::DatabaseTransaction,
     mut events: Vec<Event>,
 ) -> AppResult<Vec<Event>> {
-    let tenant = events.first().map(|e| e.tenant);
-    log::record(&txn, &mut events).await?;
-    txn.commit().await?;
-    if let Some(t) = tenant {
+    if let Some(t) = record_and_commit(txn, &mut events).await? {
         bus.committed(t);
     }
     Ok(events)
+}
+
+/// Records `events` on `txn` and commits it; answers their tenant, for the
+/// bus to be told.
+async fn record_and_commit(
+    txn: sea_orm::DatabaseTransaction,
+    events: &mut [Event],
+) -> AppResult<Option<uuid::Uuid>> {
+    let tenant = events.first().map(|e| e.tenant);
+    log::record(&txn, events).await?;
+    txn.commit().await?;
+    Ok(tenant)
 }
 
 /// `commit_with` for a command that runs on a [`Store`](crate::state::Store):
@@ -288,10 +297,7 @@ pub async fn commit_on<S: crate::state::Store + ?Sized>(
             .extend(events.iter().cloned());
         return Ok(events);
     }
-    let tenant = events.first().map(|e| e.tenant);
-    log::record(&txn, &mut events).await?;
-    txn.commit().await?;
-    if let Some(t) = tenant {
+    if let Some(t) = record_and_commit(txn, &mut events).await? {
         store.committed(t);
     }
     Ok(events)
